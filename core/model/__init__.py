@@ -1,0 +1,1 @@
+"""Networks: the generator, the discriminator, feature extractors and their norm layer."""

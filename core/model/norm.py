@@ -1,0 +1,63 @@
+"""Instance normalisation whose statistics can be shared by every tile of one image.
+
+Plain instance norm computes mean and variance per image, so two tiles of one
+texture would be normalised differently and the seams would show. ``TileNorm``
+behaves exactly like affine instance norm in training; at inference,
+``shared_statistics`` measures the statistics once on the whole image (or on a
+batch of full-resolution crops of a huge one) and every tile reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+class TileNorm(nn.Module):
+    """Affine instance norm with optional recorded, then frozen, statistics."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+        self.recording = False
+        self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frozen is not None:
+            mean, var = self.frozen
+        elif self.recording:
+            # Pool over the batch too: a batch of crops stands for one image.
+            mean = x.mean(dim=(0, 2, 3), keepdim=True)
+            var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
+            self.frozen = (mean.detach(), var.detach())
+        else:
+            mean = x.mean(dim=(2, 3), keepdim=True)
+            var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+        scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
+        return (x - mean) * scale + self.bias.view(1, -1, 1, 1)
+
+
+@contextmanager
+def shared_statistics(model: nn.Module, sample: torch.Tensor) -> Iterator[None]:
+    """Within the block every ``TileNorm`` in ``model`` uses statistics measured on ``sample``.
+
+    ``sample`` is the whole image (1, C, H, W) or a batch of crops of it at full
+    resolution; its statistics are pooled over the batch.
+    """
+    norms = [m for m in model.modules() if isinstance(m, TileNorm)]
+    try:
+        for norm in norms:
+            norm.frozen, norm.recording = None, True
+        with torch.no_grad():
+            model(sample)
+        for norm in norms:
+            norm.recording = False
+        yield
+    finally:
+        for norm in norms:
+            norm.frozen, norm.recording = None, False
