@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
@@ -189,7 +189,7 @@ def _load_uncached(folder: Path, device: torch.device) -> StyleModel:
     try:
         state = load_file(str(folder / WEIGHTS_FILE), device="cpu")
         generator.load_state_dict(state, strict=True)
-    except (SafetensorsError, OSError, RuntimeError) as exc:
+    except (SafetensorError, OSError, RuntimeError) as exc:
         raise BadInput(
             f"Model weights {folder / WEIGHTS_FILE} are corrupt or do not match "
             f"{META_FILE} ({str(exc).splitlines()[0]}); retrain or re-copy the model."
