@@ -1,0 +1,155 @@
+"""The operators scripts and buttons call: stylize (selected / scene), revert, cancel.
+
+With a UI the stylize operators run modally on a timer so Blender stays responsive
+(Esc cancels); without one (``blender -b``, the bpy module) they run to completion
+before returning, so pipelines can script them.
+"""
+
+
+import bpy
+
+from . import runner, session
+
+_TIMER_S = 0.25
+_OUTCOME = {runner.DONE: {"FINISHED"}, runner.CANCELLED: {"CANCELLED"},
+            runner.FAILED: {"CANCELLED"}}
+
+
+def _blocking(context) -> bool:
+    """True when there is no event loop to drive a modal operator."""
+    return bpy.app.background or context.window is None
+
+
+def _redraw(context) -> None:
+    screen = getattr(context, "screen", None)
+    for area in getattr(screen, "areas", ()):
+        if area.type in {"VIEW_3D", "NODE_EDITOR", "PROPERTIES"}:
+            area.tag_redraw()
+
+
+class _StylizeBase:
+    """Shared run logic; subclasses say which objects' textures to stylize."""
+
+    bl_options = {"REGISTER", "UNDO"}
+    _run: runner.RestyleRun | None = None
+    _timer = None
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        return context.scene is not None and context.scene.name not in runner.ACTIVE
+
+    def objects(self, context) -> list:
+        raise NotImplementedError
+
+    def execute(self, context):
+        try:
+            run = runner.start_run(context, self.objects(context), self.bl_label)
+        except (RuntimeError, OSError, session.SetupError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if _blocking(context):
+            runner.run_to_end(run)
+            return self._end(context, run)
+        self._run = run
+        self._timer = context.window_manager.event_timer_add(_TIMER_S, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        run = self._run
+        if event.type == "ESC" and event.value == "PRESS":
+            run.request_cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        state = run.step()
+        _redraw(context)
+        if state == runner.RUNNING:
+            return {"RUNNING_MODAL"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._end(context, run)
+
+    def _end(self, context, run: runner.RestyleRun) -> set:
+        """Report like every Blender operator does, and push an undo step on success."""
+        lines = run.report().splitlines()
+        level = {"ERROR"} if run.state == runner.FAILED else {"INFO"}
+        self.report(level, lines[0])
+        for line in lines[1:]:
+            self.report({"WARNING"}, line)
+        _redraw(context)
+        return _OUTCOME[run.state]
+
+
+class RESTYLE_OT_stylize_selected(_StylizeBase, bpy.types.Operator):
+    """Restyle the colour textures of the selected objects' materials"""
+
+    bl_idname = "restyle.stylize_selected"
+    bl_label = "Stylize Selected"
+
+    def objects(self, context) -> list:
+        return list(context.selected_objects)
+
+
+class RESTYLE_OT_stylize_scene(_StylizeBase, bpy.types.Operator):
+    """Restyle every colour texture in the scene with one style model (a consistent look)"""
+
+    bl_idname = "restyle.stylize_scene"
+    bl_label = "Stylize Scene"
+
+    def objects(self, context) -> list:
+        return list(context.scene.objects)
+
+
+class RESTYLE_OT_revert(bpy.types.Operator):
+    """Put the original textures back (the stylized images are removed, files stay)"""
+
+    bl_idname = "restyle.revert"
+    bl_label = "Revert"
+    bl_options = {"REGISTER", "UNDO"}
+
+    scope: bpy.props.EnumProperty(
+        name="Scope",
+        items=[("SELECTED", "Selected", "Only the selected objects' materials"),
+               ("ALL", "All", "Every material in the file")],
+        default="ALL",
+    )
+
+    def execute(self, context):
+        from .writeback import revert, revert_objects
+
+        selected = self.scope == "SELECTED"
+        names = revert_objects(context.selected_objects) if selected else revert()
+        self.report({"INFO"}, f"Reverted {len(names)} texture(s)")
+        return {"FINISHED"}
+
+
+class RESTYLE_OT_cancel(bpy.types.Operator):
+    """Stop the running restyle job; the scene stays as it was"""
+
+    bl_idname = "restyle.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        return context.scene is not None and context.scene.name in runner.ACTIVE
+
+    def execute(self, context):
+        runner.ACTIVE[context.scene.name].request_cancel()
+        return {"FINISHED"}
+
+
+CLASSES = (RESTYLE_OT_stylize_selected, RESTYLE_OT_stylize_scene, RESTYLE_OT_revert,
+           RESTYLE_OT_cancel)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for run in list(runner.ACTIVE.values()):
+        run.request_cancel()
+        run.step()
+    session.shutdown()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

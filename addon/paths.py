@@ -1,0 +1,60 @@
+"""Where things are: the extension root (holds ``core``), shipped styles, output folders.
+
+Pure ``os``/``pathlib`` plus ``bpy.path`` for .blend-relative paths; reading the shipped
+styles' JSON from disk lets the panel list them without starting the worker or torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+#: The extension's root folder: ``core`` and ``addon`` live side by side in it.
+EXTENSION_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_STYLES = EXTENSION_ROOT / "core" / "styles"
+STYLE_PAINTINGS = EXTENSION_ROOT / "core" / "data" / "styles"
+
+#: The suffix of a stylized image datablock's name: ``<original>.restyle``.
+STYLIZED_SUFFIX = ".restyle"
+
+
+def shipped_styles() -> list[dict]:
+    """The shipped style models on disk: ``{"name", "description", "style_file"}``, sorted."""
+    found = []
+    if SHIPPED_STYLES.is_dir():
+        for folder in sorted(SHIPPED_STYLES.iterdir()):
+            meta_path = folder / "model.json"
+            if not (meta_path.is_file() and (folder / "model.safetensors").is_file()):
+                continue
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            images = meta.get("style_images") or [{}]
+            found.append({
+                "name": folder.name,
+                "description": str(meta.get("description", "")),
+                "style_file": str(images[0].get("file", "")),
+            })
+    return found
+
+
+def style_painting(style: dict) -> Path | None:
+    """The painting a shipped style was trained on, when it is bundled."""
+    name = Path(style.get("style_file") or "").name
+    path = STYLE_PAINTINGS / name if name else None
+    return path if path is not None and path.is_file() else None
+
+
+def output_folder(prefs_dir: str, blend_path: str, abspath) -> Path | None:
+    """Folder for stylized textures: preferences, else ``restyle/`` beside the saved .blend.
+
+    None means the .blend is unsaved and no folder is set: stylized images get packed.
+    ``abspath`` is ``bpy.path.abspath`` (so ``//`` in the preference works).
+    """
+    if prefs_dir.strip():
+        return Path(abspath(prefs_dir.strip()))
+    if blend_path:
+        return Path(os.path.dirname(blend_path)) / "restyle"
+    return None

@@ -1,0 +1,117 @@
+"""Put stylized textures into the materials, and take them out again (Revert).
+
+A stylized texture is a new image datablock ``<original>.restyle`` holding an ID
+property ``restyle_original`` that points at the untouched original; the original gets
+a fake user so it survives save/reload while no node uses it. Both survive saving the
+.blend, so Revert works after reopening it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import bpy
+
+from .discovery import TextureUse, is_stylized, objects_materials, stylized_name
+from .jobs import safe_stem
+
+_FAKE_USER_FLAG = "restyle_fake_user"
+
+
+def _stylized_file_name(original: bpy.types.Image, result: Path) -> str:
+    return f"{safe_stem(original.name)}.restyle{result.suffix.lower() or '.png'}"
+
+
+def apply_result(use: TextureUse, result: Path, size: tuple[int, int],
+                 out_dir: Path | None) -> bpy.types.Image:
+    """Make (or replace) the stylized datablock of ``use.image`` and switch its nodes.
+
+    ``out_dir`` None packs the image into the .blend (it is unsaved); otherwise the
+    file is written there, overwriting the previous run's file of the same texture.
+    """
+    original = use.live_image()
+    if original is None:
+        raise RuntimeError(f"Image '{use.name}' was removed while it was being stylized")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / _stylized_file_name(original, result)
+        shutil.copyfile(result, dest)
+        source = dest
+    else:
+        source = result
+    new = bpy.data.images.load(str(source), check_existing=False)
+    new.colorspace_settings.name = original.colorspace_settings.name
+    new.alpha_mode = original.alpha_mode
+    if tuple(new.size[:]) != tuple(size):
+        new.scale(*size)
+        if out_dir is not None:
+            new.save()
+    if out_dir is None:
+        new.pack()
+    elif bpy.data.filepath:
+        new.filepath_raw = bpy.path.relpath(str(source))
+    new["restyle_original"] = original
+    if not original.use_fake_user:
+        original.use_fake_user = True
+        original[_FAKE_USER_FLAG] = True
+
+    previous = bpy.data.images.get(stylized_name(original))
+    if previous is not None and previous.get("restyle_original") == original:
+        previous.user_remap(new)
+        bpy.data.images.remove(previous)
+    for ref in use.nodes:
+        node = ref.resolve()
+        if node is not None and node.type == "TEX_IMAGE":
+            node.image = new
+    new.name = stylized_name(original)
+    return new
+
+
+def _all_trees(materials) -> list:
+    """The node trees of ``materials`` and every node group they use (recursively)."""
+    trees, todo = [], [m.node_tree for m in materials if m.node_tree is not None]
+    while todo:
+        tree = todo.pop()
+        if tree in trees:
+            continue
+        trees.append(tree)
+        todo += [n.node_tree for n in tree.nodes if n.type == "GROUP" and n.node_tree]
+    return trees
+
+
+def revert(materials=None) -> list[str]:
+    """Switch image nodes back to the originals; ``materials`` None means the whole file.
+
+    Stylized datablocks nobody uses any more are removed (their files stay on disk) and
+    the originals get their fake-user setting back. Returns the reverted originals' names.
+    """
+    if materials is None:
+        materials = list(bpy.data.materials)
+        trees = _all_trees(materials) + [g for g in bpy.data.node_groups
+                                         if g.bl_idname == "ShaderNodeTree"]
+    else:
+        trees = _all_trees(materials)
+    reverted: list[str] = []
+    touched = []
+    for tree in dict.fromkeys(trees):
+        for node in tree.nodes:
+            if node.type == "TEX_IMAGE" and node.image is not None and is_stylized(node.image):
+                stylized = node.image
+                node.image = stylized["restyle_original"]
+                touched.append(stylized)
+                if node.image.name not in reverted:
+                    reverted.append(node.image.name)
+    for stylized in dict.fromkeys(touched):
+        if stylized.users == 0:
+            original = stylized["restyle_original"]
+            bpy.data.images.remove(stylized)
+            if original.get(_FAKE_USER_FLAG):
+                original.use_fake_user = False
+                del original[_FAKE_USER_FLAG]
+    return reverted
+
+
+def revert_objects(objects) -> list[str]:
+    """Revert the materials of ``objects`` only."""
+    return revert(objects_materials(objects))
