@@ -1,0 +1,53 @@
+"""What a Stylize run gets from the renders: extra training content and per-texture scales."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+
+from .uv_density import TextureDensity, choose_scales, estimate_densities
+from .views import render_views, training_views
+
+
+@dataclass
+class RenderContent:
+    """Renders to train on, stroke scale per original image name, and the measurements."""
+
+    renders: list[Path] = field(default_factory=list)
+    scales: dict[str, float] = field(default_factory=dict)
+    densities: list[TextureDensity] = field(default_factory=list)
+
+    def report(self) -> dict:
+        """The run report's render section: what was rendered and each texture's density."""
+        return {"renders": [p.name for p in self.renders],
+                "textures": [d.as_report() for d in self.densities]}
+
+
+def prepare_render_content(scene: bpy.types.Scene, image_names: Sequence[str], job_dir: Path,
+                           training: bool) -> RenderContent:
+    """Render the training views and measure texel density, as ``scene.restyle_render`` says.
+
+    ``image_names``: the original images the run stylizes; ``training``: whether the run
+    trains (renders are only worth making then). Files go under ``job_dir/renders``.
+    """
+    settings = scene.restyle_render
+    want_renders = training and settings.render_aware
+    if not (want_renders or settings.consistent_scale) or not image_names:
+        return RenderContent()
+    views = training_views(scene, settings.render_count)
+    out = Path(job_dir) / "renders"
+    content = RenderContent()
+    if want_renders:
+        content.renders = render_views(scene, views, out, settings.render_size,
+                                       settings.engine, settings.samples)
+    if settings.consistent_scale:
+        wanted = set(image_names)
+        measured = estimate_densities(scene, views, out, settings.density_size)
+        content.densities = [d for d in measured if d.image in wanted]
+        content.densities += [TextureDensity(n) for n in sorted(wanted - {d.image for d in
+                                                                            measured})]
+        content.scales = choose_scales(content.densities, settings.target_stroke_scale)
+    return content

@@ -1,0 +1,46 @@
+"""The Renders sub-panel of the Restyle sidebar: preview button and render settings."""
+
+from __future__ import annotations
+
+import bpy
+
+
+class RESTYLE_PT_render(bpy.types.Panel):
+    """Stylized preview, render-aware training and stroke scale settings."""
+
+    bl_label = "Renders & Preview"
+    bl_idname = "RESTYLE_PT_render"
+    bl_parent_id = "RESTYLE_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Restyle"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context) -> None:
+        settings = context.scene.restyle_render
+        layout = self.layout
+        layout.use_property_split = True
+        row = layout.row(align=True)
+        row.operator("restyle.preview", icon="RENDER_STILL")
+        row.prop(settings, "preview_size", text="")
+        layout.prop(settings, "engine")
+        if settings.engine == "CYCLES":
+            layout.prop(settings, "samples")
+        layout.prop(settings, "render_aware")
+        col = layout.column(align=True)
+        col.active = settings.render_aware
+        col.prop(settings, "render_count")
+        col.prop(settings, "render_size")
+        layout.prop(settings, "consistent_scale")
+        col = layout.column(align=True)
+        col.active = settings.consistent_scale
+        col.prop(settings, "target_stroke_scale")
+        col.prop(settings, "density_size")
+
+
+def register() -> None:
+    bpy.utils.register_class(RESTYLE_PT_render)
+
+
+def unregister() -> None:
+    bpy.utils.unregister_class(RESTYLE_PT_render)

@@ -1,0 +1,85 @@
+"""A two-plane test scene whose texel densities differ 4x, and helpers to measure it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+PLANE_X = 1.1  # planes of size 2 centred at -1.1 and +1.1
+TEX_SIZE = 128
+UV_FACTOR = 4.0
+
+
+def write_texture(bpy, path: Path, size: int = TEX_SIZE) -> Path:
+    """A tileable, smooth texture (a few low-frequency waves): the stylizer's strokes,
+    not the texture's own detail, dominate what changes under stylization."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    rgb = np.stack([0.55 + 0.2 * np.sin(2 * math.pi * x) * np.cos(2 * math.pi * y),
+                    0.45 + 0.2 * np.cos(2 * math.pi * (x + y)),
+                    0.35 + 0.15 * np.sin(4 * math.pi * y)], -1)
+    rgba = np.concatenate([rgb, np.ones((size, size, 1))], -1)[::-1]  # Blender rows: bottom up
+    img = bpy.data.images.new(path.stem + "_tmp", size, size)
+    img.pixels.foreach_set(rgba.astype(np.float32).ravel())
+    img.filepath_raw = str(path)
+    img.file_format = "PNG"
+    img.save()
+    bpy.data.images.remove(img)
+    return path
+
+
+def _material(bpy, name: str, image):
+    mat = bpy.data.materials.new(name)
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    tex.image = image
+    bsdf = mat.node_tree.nodes["Principled BSDF"]
+    mat.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
+
+
+def _plane(bpy, name: str, x: float, uv_factor: float, mat):
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(-1, -1, 0), (1, -1, 0), (1, 1, 0), (-1, 1, 0)], [], [(0, 1, 2, 3)])
+    uvs = mesh.uv_layers.new(name="UVMap")
+    for loop, (u, v) in zip(uvs.data, [(0, 0), (1, 0), (1, 1), (0, 1)], strict=True):
+        loop.uv = (u * uv_factor, v * uv_factor)
+    mesh.materials.append(mat)
+    obj = bpy.data.objects.new(name, mesh)
+    obj.location = (x, 0.0, 0.0)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def build_two_planes(bpy, tex_path: Path, shared: bool, width: int = 512) -> dict:
+    """Planes ``Wide`` (UVs 0..1) and ``Dense`` (UVs x4) under a top orthographic camera.
+
+    ``shared``: both materials use one image datablock; otherwise each plane has its own
+    datablock of the same file (so each can be stylized at its own scale).
+    """
+    scene = bpy.context.scene
+    first = bpy.data.images.load(str(tex_path), check_existing=False)
+    second = first if shared else bpy.data.images.load(str(tex_path), check_existing=False)
+    wide = _plane(bpy, "Wide", -PLANE_X, 1.0, _material(bpy, "WideMat", first))
+    dense = _plane(bpy, "Dense", PLANE_X, UV_FACTOR, _material(bpy, "DenseMat", second))
+    cam = bpy.data.cameras.new("TopCam")
+    cam.type, cam.ortho_scale = "ORTHO", 4.6
+    cam_obj = bpy.data.objects.new("TopCam", cam)
+    cam_obj.location = (0.0, 0.0, 5.0)
+    scene.collection.objects.link(cam_obj)
+    scene.camera = cam_obj
+    scene.render.resolution_x, scene.render.resolution_y = width, width // 2
+    return {"wide": wide, "dense": dense, "images": (first, second), "camera": cam_obj}
+
+
+def plane_box(width: int, x_center: float, inset: float = 0.12) -> tuple[slice, slice]:
+    """Pixel rows/cols of a plane's screen square (minus an inset) in the top view.
+
+    The orthographic camera spans 4.6 units over ``width`` pixels, centred on x = 0.
+    """
+    px = width / 4.6
+    half = (1.0 - inset) * px
+    cx, cy = width / 2 + x_center * px, width / 4
+    return slice(round(cy - half), round(cy + half)), slice(round(cx - half), round(cx + half))
