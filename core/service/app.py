@@ -1,0 +1,241 @@
+"""The FastAPI app: routes, error shapes, and how a job body becomes a queued Job.
+
+Every error body is ``{"detail": "<sentence naming the input at fault>"}`` so the
+add-on can show it as is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import traceback
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+
+from .. import __version__
+from .auth import TokenGate
+from .jobs import ImageInput, Job, JobQueue, new_id
+from .refs import RefError, RefResolver
+from .runner import RESULTS, run_job
+from .schema import CreatedReply, HealthReply, ImageSpec, JobRequest, JobStateReply
+from .settings import SettingsError, parse_settings, with_overrides
+
+
+@dataclass
+class ServiceConfig:
+    """What ``serve`` was told: where jobs live, what may be read, who may talk."""
+
+    jobs_dir: Path
+    device: str = "cpu"
+    token: str | None = None
+    allowed_roots: list[Path] = field(default_factory=list)
+    max_upload_bytes: int = 512 * 1024 * 1024
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """Build the app and its job queue (the runner thread starts with the app)."""
+    import torch
+
+    config.jobs_dir.mkdir(parents=True, exist_ok=True)
+    uploads_dir = config.jobs_dir / "uploads"
+    uploads_dir.mkdir(exist_ok=True)
+    resolver = RefResolver(uploads_dir, config.allowed_roots)
+    jobs = JobQueue(run_job)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        jobs.start()
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(title="Restyle worker", version=__version__, lifespan=lifespan)
+    app.add_middleware(TokenGate, token=config.token)
+    _add_error_handlers(app)
+
+    @app.get("/health", response_model=HealthReply)
+    def health() -> dict:
+        """Liveness and what this worker runs on (needs no token)."""
+        running = jobs.running
+        return {
+            "status": "ok",
+            "version": __version__,
+            "device": config.device,
+            "torch": torch.__version__,
+            "queue": jobs.waiting(),
+            "running": running.id if running else None,
+        }
+
+    @app.get("/styles")
+    def styles() -> list[dict]:
+        """The shipped and cached style models a job may name in ``model``."""
+        from ..store import list_styles
+
+        return list_styles()
+
+    @app.post("/uploads", response_model=CreatedReply, status_code=201)
+    async def upload(request: Request) -> dict:
+        """Store the raw request body as a file; its id is a ref for later jobs."""
+        return {"id": await _store_upload(request, uploads_dir, config.max_upload_bytes)}
+
+    @app.post("/jobs", response_model=CreatedReply, status_code=201)
+    def submit(body: JobRequest, request: Request) -> dict:
+        """Check every input now (4xx at once), then queue the job."""
+        job = _job_from_request(body, request.client.host if request.client else None)
+        jobs.add(job)
+        return {"id": job.id}
+
+    @app.get("/jobs/{job_id}", response_model=JobStateReply)
+    def job_state(job_id: str) -> dict:
+        """State, progress, ETA and (when done) results of a job."""
+        return _job(job_id).snapshot()
+
+    @app.post("/jobs/{job_id}/cancel", response_model=JobStateReply)
+    def cancel(job_id: str) -> dict:
+        """Ask a job to stop; a finished job is left as it is."""
+        job = _job(job_id)
+        job.request_cancel()
+        return job.snapshot()
+
+    @app.get("/jobs/{job_id}/results/{name}")
+    def result(job_id: str, name: str) -> FileResponse:
+        """The bytes of one result of a finished job (for remote clients)."""
+        job = _job(job_id)
+        if name not in {r["name"] for r in job.snapshot()["results"]}:
+            raise HTTPException(404, f"Job {job_id} has no result named '{name}'.")
+        return FileResponse(job.folder / RESULTS / name, filename=name)
+
+    def _job(job_id: str) -> Job:
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"Unknown job id '{job_id}' (jobs do not survive a restart).")
+        return job
+
+    def _job_from_request(body: JobRequest, host: str | None) -> Job:
+        train_settings, stylize_settings = parse_settings(body.settings, config.device)
+        images = []
+        for spec in body.images:
+            if isinstance(spec, str):
+                spec = ImageSpec(ref=spec)
+            settings = with_overrides(stylize_settings, scale=spec.scale, seamless=spec.seamless)
+            images.append(ImageInput(resolver.image(spec.ref, host), settings))
+        job_id = new_id()
+        return Job(
+            id=job_id,
+            kind=body.kind,
+            folder=config.jobs_dir / job_id,
+            styles=[resolver.image(ref, host).path for ref in body.styles],
+            content=[resolver.image(ref, host).path for ref in body.content],
+            images=images,
+            model_ref=_model_ref(body.model, host) if body.model else None,
+            train_settings=train_settings,
+            device=stylize_settings.device,
+        )
+
+    def _model_ref(ref: str, host: str | None) -> str | Job:
+        """A job id, a known style name, or a model folder; 422 naming it otherwise."""
+        from ..errors import UnknownModel
+        from ..store import SHIPPED_DIR, list_styles, models_dir, resolve_model_dir
+
+        source = jobs.get(ref)
+        if source is not None:
+            if source.kind == "stylize" or source.state in ("failed", "cancelled"):
+                raise RefError(422, f"Job {ref} ({source.kind}, {source.state}) has no model.")
+            return source
+        if ref in {style["name"] for style in list_styles()}:
+            return ref
+        if not os.path.isabs(ref):
+            raise RefError(422, _unknown_model(ref))
+        real = Path(os.path.realpath(ref))
+        own = (SHIPPED_DIR, models_dir())  # the worker's own models: fine for any client
+        if not any(real.is_relative_to(os.path.realpath(root)) for root in own):
+            real = resolver.local_path(ref, host)
+        try:
+            return str(resolve_model_dir(real))
+        except UnknownModel as error:
+            raise RefError(422, str(error)) from None
+
+    def _unknown_model(ref: str) -> str:
+        from ..store import list_styles
+
+        names = ", ".join(sorted(style["name"] for style in list_styles())) or "none"
+        return f"Unknown model '{ref}': not a style name ({names}), model folder or train job id."
+
+    return app
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+async def _store_upload(request: Request, uploads_dir: Path, limit: int) -> str:
+    """Stream the body to ``uploads/<id>/<name>``; 413 as soon as it passes ``limit``."""
+    too_big = HTTPException(
+        413, f"Upload is larger than this worker's limit of {limit / 2**20:.2f} MB; "
+        "raise --max-upload-mb or send a smaller file.",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    given = unquote(request.headers.get("x-filename", ""))  # clients percent-encode non-ASCII
+    name = _SAFE_NAME.sub("_", Path(given).name).strip("._")
+    upload_id = new_id()
+    partial = uploads_dir / f".{upload_id}.partial"
+    partial.mkdir()
+    try:
+        size = 0
+        with (partial / (name or "upload.bin")).open("wb") as handle:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_big
+                handle.write(chunk)
+        os.replace(partial, uploads_dir / upload_id)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return upload_id
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error is ``{"detail": str}``; malformed JSON is 400, a bad field 422."""
+
+    @app.exception_handler(RefError)
+    async def ref_error(_request: Request, error: RefError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status)
+
+    @app.exception_handler(SettingsError)
+    async def settings_error(_request: Request, error: SettingsError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            return JSONResponse(
+                {"detail": "The request body is not valid JSON."}, status_code=400
+            )
+        # In a union (str | ImageSpec) the deepest error is the one that says what is wrong.
+        worst = max(problems, key=lambda problem: len(problem["loc"]))
+        parts = [str(p) for p in worst["loc"] if p not in ("body", "str", "ImageSpec")]
+        if not parts and worst["type"] == "model_attributes_type":
+            return JSONResponse(
+                {"detail": "The body must be a JSON object (Content-Type: application/json)."},
+                status_code=422,
+            )
+        message = worst["msg"].removeprefix("Value error, ")
+        return JSONResponse(
+            {"detail": f"Invalid '{'.'.join(parts) or 'body'}': {message}."}, status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_request: Request, error: Exception) -> JSONResponse:
+        traceback.print_exception(error)
+        return JSONResponse(
+            {"detail": f"Internal error in the worker ({type(error).__name__}: {error})."},
+            status_code=500,
+        )

@@ -1,0 +1,94 @@
+"""Split a job's flat ``settings`` dict into TrainSettings and StylizeSettings, checked.
+
+Clients send one dict (the add-on's panel has one set of options); a name that is
+in neither dataclass, a value of the wrong type, or one out of range is a 422 at
+submission, naming the setting, rather than a failed job later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..device import DEVICE_CHOICES
+
+#: Training ranges the service enforces before queueing: (lowest, highest), None = unbounded.
+#: Stylize settings are checked by ``StylizeSettings.validate`` itself.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "steps": (1, 1_000_000),
+    "size": (16, 4096),
+    "batch": (1, 256),
+    "lr": (1e-8, 1.0),
+    "content_weight": (0, None),
+    "style_weight": (0, None),
+    "adv_weight": (0, None),
+    "tv_weight": (0, None),
+    "time_budget_s": (0, None),
+}
+
+
+#: Settings that take one of a few words.
+_CHOICES: dict[str, tuple[str, ...]] = {"device": DEVICE_CHOICES}
+
+
+class SettingsError(ValueError):
+    """A setting the client must fix (the message names it)."""
+
+
+def parse_settings(raw: dict[str, Any], default_device: str) -> tuple[Any, Any]:
+    """Return ``(TrainSettings, StylizeSettings)`` built from ``raw`` over their defaults."""
+    from ..inference.stylize import StylizeSettings
+    from ..training.trainer import TrainSettings
+
+    known = {f.name for cls in (TrainSettings, StylizeSettings) for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(
+            f"Unknown setting(s) {', '.join(map(repr, unknown))}; known settings are "
+            f"{', '.join(sorted(known))}."
+        )
+    for name, value in raw.items():
+        _check_range(name, value)
+    values = {"device": default_device, **raw}
+    return _build(TrainSettings, values), with_overrides(_build(StylizeSettings, values))
+
+
+def with_overrides(stylize_settings: Any, **overrides: Any) -> Any:
+    """Stylize settings with one image's overrides (None = keep), validated."""
+    from ..errors import BadInput
+
+    changes = {name: value for name, value in overrides.items() if value is not None}
+    settings = dataclasses.replace(stylize_settings, **changes)
+    try:
+        settings.validate()
+    except BadInput as error:
+        raise SettingsError(str(error)) from None
+    return settings
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    """Instantiate one settings dataclass from the keys it has, validating their types."""
+    mine = {f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values}
+    try:
+        return TypeAdapter(cls).validate_python(mine)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SettingsError(
+            f"Setting '{where}' = {first.get('input')!r} is invalid: {first['msg']}."
+        ) from None
+
+
+def _check_range(name: str, value: Any) -> None:
+    """Reject numbers outside the sane range of a setting and words not in its choices."""
+    choices = _CHOICES.get(name)
+    if choices is not None and value not in choices:
+        raise SettingsError(f"Setting '{name}' = {value!r} must be one of {', '.join(choices)}.")
+    low, high = _RANGES.get(name, (None, None))
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+        raise SettingsError(f"Setting '{name}' = {value!r} is out of range ({span}).")
