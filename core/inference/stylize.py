@@ -1,0 +1,144 @@
+"""Stylize one image (file or array) with a loaded style model and the user's controls."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..device import resolve_device
+from ..errors import BadInput
+from ..progress import ProgressFn, check_cancel, report, scaled
+from ..store import StyleModel, load_model
+from .imageio import MAX_PIXELS, from_float, load_image, save_image, to_float
+from .tiling import is_tileable, stylize_tiled
+
+SEAMLESS_CHOICES = ("auto", "on", "off")
+_FINISH_ROWS = 256  # rows per chunk when finishing a resampled image
+# Rec. 601 full-range RGB <-> YCbCr: luminance from the stylized image, chroma kept.
+_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                    [0.5, -0.418688, -0.081312]], np.float32)
+_FROM_YCC = np.linalg.inv(_TO_YCC).astype(np.float32)
+
+
+@dataclass
+class StylizeSettings:
+    """How to stylize: every field has a default and is JSON-serialisable."""
+
+    tile: int = 512  # tile core size in pixels: bounds memory, never changes the result
+    seamless: str = "auto"  # auto (detect tileable input) | on | off
+    strength: float = 1.0  # 0 = the input, 1 = full style (a blend)
+    preserve_color: bool = False  # keep the input's chroma, take the stylized luminance
+    scale: float = 1.0  # stroke scale: the net runs on the input resampled by this factor
+    device: str = "auto"
+
+    def validate(self) -> None:
+        """Raise ``BadInput`` naming the bad setting."""
+        if not isinstance(self.tile, int) or self.tile < 32:
+            raise BadInput(f"Tile size {self.tile!r} is too small; use at least 32 pixels.")
+        if self.seamless not in SEAMLESS_CHOICES:
+            raise BadInput(f"Seamless must be one of {', '.join(SEAMLESS_CHOICES)}, "
+                           f"not {self.seamless!r}.")
+        if not 0.0 <= float(self.strength) <= 1.0:
+            raise BadInput(f"Strength {self.strength!r} is out of range; use 0 to 1.")
+        if not (math.isfinite(float(self.scale)) and 0.05 <= float(self.scale) <= 8.0):
+            raise BadInput(f"Scale {self.scale!r} is out of range; use 0.05 to 8.")
+
+
+def _finisher(settings: StylizeSettings):
+    """The per-pixel finish (colour keeping, then strength), or None when it is a no-op."""
+    if not settings.preserve_color and settings.strength >= 1.0:
+        return None
+    strength = float(settings.strength)
+
+    def finish(styl: np.ndarray, src: np.ndarray) -> np.ndarray:
+        if settings.preserve_color:
+            ycc = src @ _TO_YCC.T
+            ycc[..., 0] = styl @ _TO_YCC[0]
+            styl = np.clip(ycc @ _FROM_YCC.T, 0.0, 1.0)
+        return src + strength * (styl - src) if strength < 1.0 else styl
+
+    return finish
+
+
+def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resample (H, W, 3) of any storage dtype with Lanczos, keeping the dtype."""
+    if rgb.dtype == np.uint8:
+        return np.asarray(Image.fromarray(rgb, "RGB").resize((width, height), Image.LANCZOS))
+    planes = [Image.fromarray(to_float(rgb[..., i])).resize((width, height), Image.LANCZOS)
+              for i in range(3)]
+    return from_float(np.stack([np.asarray(p) for p in planes], -1), rgb.dtype)
+
+
+def _seamless(rgb: np.ndarray, mode: str) -> tuple[bool, bool]:
+    if mode == "on":
+        return True, True
+    if mode == "off":
+        return False, False
+    return is_tileable(rgb)
+
+
+def stylize_array(model: StyleModel, rgb: np.ndarray, settings: StylizeSettings,
+                  progress: ProgressFn | None = None,
+                  cancel: threading.Event | None = None) -> np.ndarray:
+    """Stylize (H, W, 3) uint8/uint16/float32-0..1 pixels; returns the same shape and dtype."""
+    settings.validate()
+    generator = _generator_for(model, settings.device)
+    wrap = _seamless(rgb, settings.seamless)
+    finish = _finisher(settings)
+    height, width = rgb.shape[:2]
+    if settings.scale == 1.0:
+        return stylize_tiled(generator, rgb, settings.tile, wrap, finish, progress, cancel)
+    size = (max(8, round(width * settings.scale)), max(8, round(height * settings.scale)))
+    if size[0] * size[1] > MAX_PIXELS:
+        raise BadInput(f"Scale {settings.scale} would make a {size[0]}x{size[1]} image, over "
+                       "the 16384x16384 limit; use a smaller scale.")
+    small = stylize_tiled(generator, _resize(rgb, *size), settings.tile, wrap, None,
+                          scaled(progress, 0.0, 0.95), cancel)
+    out = _resize(small, width, height)
+    del small
+    if finish is not None:
+        for top in range(0, height, _FINISH_ROWS):
+            rows = slice(top, top + _FINISH_ROWS)
+            out[rows] = from_float(finish(to_float(out[rows]), to_float(rgb[rows])), out.dtype)
+    report(progress, 1.0, "stylize", "done")
+    return out
+
+
+def _generator_for(model: StyleModel, device: str):
+    """The model's generator, on the asked-for device (reloading there if it differs)."""
+    generator = model.generator
+    if device == "auto" or model.path is None:
+        return generator
+    current = next(generator.parameters()).device
+    if resolve_device(device) != current:
+        return load_model(str(model.path), device).generator
+    return generator
+
+
+def stylize_file(model: StyleModel, src: str | os.PathLike, dst: str | os.PathLike,
+                 settings: StylizeSettings, progress: ProgressFn | None = None,
+                 cancel: threading.Event | None = None) -> Path:
+    """Stylize ``src`` into ``dst`` with the same size, mode and bit depth; alpha bit-exact.
+
+    ``dst`` appears only when complete: a failed or cancelled run leaves no file.
+    """
+    src, dst = Path(src), Path(dst)
+    settings.validate()
+    report(progress, 0.0, "load", f"reading {src.name}")
+    image = load_image(src)
+    check_cancel(cancel)
+    rgb = stylize_array(model, image.rgb, settings, scaled(progress, 0.05, 0.95), cancel)
+    check_cancel(cancel)
+    report(progress, 0.95, "save", f"writing {dst.name}")
+    try:
+        save_image(dst, rgb, image.alpha, image.info)
+    except OSError as exc:
+        raise BadInput(f"Cannot write {dst} ({exc.strerror or exc}); check the folder.") from exc
+    report(progress, 1.0, "save", f"wrote {dst.name}")
+    return dst

@@ -1,0 +1,219 @@
+"""Run the generator over an image of any size in bounded memory, with no tile seams.
+
+The image is cut into a grid of cores (multiples of the generator's stride).
+Each tile is a core plus ``context`` pixels of real neighbouring image on every
+side that has a neighbour, so every kept output pixel saw its whole receptive
+field, exactly as in one untiled pass; neighbouring tiles also overlap by a
+small feathered band, a guard against any residual difference. At the image
+border the generator pads itself, as it would untiled; on a seamless axis the
+tile instead reads across the border (circular padding), so the result wraps.
+All ``TileNorm`` statistics are measured once for the whole image
+(``shared_statistics``), so every tile is normalised alike.
+
+Output rows are produced one strip of tiles at a time and written straight into
+the output array in the input's own dtype (uint8 for an 8-bit texture), so an
+8K texture needs a few strips of float32, never the whole image in float.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from contextlib import nullcontext
+from itertools import pairwise
+
+import numpy as np
+import torch
+
+from ..model.norm import shared_statistics
+from ..progress import ProgressFn, check_cancel, report
+from .imageio import from_float, to_float
+
+#: Measure norm statistics on the whole image up to this many pixels, else on crops.
+WHOLE_STATS_MAX_PIXELS = 1024 * 1024
+STATS_CROP = 256
+STATS_CROPS = 12
+
+#: finish(stylized, source) -> final, all float32 (h, w, 3): strength, colour keeping.
+FinishFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+_locks: weakref.WeakKeyDictionary[torch.nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _model_lock(generator: torch.nn.Module) -> threading.Lock:
+    """One run at a time per generator: shared statistics live in its norm layers."""
+    with _locks_guard:
+        return _locks.setdefault(generator, threading.Lock())
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def source_index(size: int, start: int, stop: int, circular: bool) -> np.ndarray:
+    """Source rows (or columns) for padded coordinates ``start..stop``: wrap or mirror."""
+    coords = np.arange(start, stop)
+    if circular:
+        return coords % size
+    if size == 1:
+        return np.zeros_like(coords)
+    period = 2 * (size - 1)
+    folded = coords % period
+    return np.where(folded < size, folded, period - folded)
+
+
+def is_tileable(rgb: np.ndarray) -> tuple[bool, bool]:
+    """(rows wrap, columns wrap): is the jump across each opposite-edge pair no bigger
+    than an ordinary step between neighbouring pixels inside the image?"""
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(rgb.dtype, 1.0)
+
+    def wraps(image: np.ndarray) -> bool:  # along axis 0
+        size = image.shape[0]
+        if size < 8:
+            return False
+        rows = np.unique(np.linspace(0, size - 2, min(64, size - 1)).astype(int))
+        pick = image[:, :: max(1, image.shape[1] // 1024)].astype(np.float32) / scale
+        interior = np.abs(pick[rows] - pick[rows + 1]).mean()
+        seam = np.abs(pick[0] - pick[-1]).mean()
+        return bool(seam <= 2.0 * interior + 1.0 / 255.0)
+
+    return wraps(rgb), wraps(rgb.transpose(1, 0, 2))
+
+
+def _cores(size: int, tile: int, multiple: int) -> list[tuple[int, int]]:
+    """Split ``0..size`` into near-equal cores, each a multiple of ``multiple``."""
+    units, per = size // multiple, max(1, tile // multiple)
+    count = -(-units // per)
+    bounds = [round(i * units / count) * multiple for i in range(count + 1)]
+    return list(pairwise(bounds))
+
+
+def _ramp(length: int, lo_band: int, hi_band: int) -> np.ndarray:
+    """Feather weights over a kept range of ``length``: rising over the low band, falling
+    over the high one; neighbouring tiles' ramps sum to exactly one."""
+    weight = np.ones(length, np.float32)
+    centres = np.arange(length, dtype=np.float32) + 0.5
+    if lo_band:
+        weight = np.minimum(weight, centres / (2 * lo_band))
+    if hi_band:
+        weight = np.minimum(weight, (length - centres) / (2 * hi_band))
+    return weight
+
+
+class _Tiler:
+    """The geometry of one run: cores, margins, and where each tile reads from."""
+
+    def __init__(self, rgb: np.ndarray, generator: torch.nn.Module, tile: int,
+                 wrap: tuple[bool, bool]) -> None:
+        self.rgb, self.wrap = rgb, wrap
+        self.height, self.width = rgb.shape[:2]
+        self.multiple = int(getattr(generator, "multiple", 1))
+        self.context = _round_up(int(getattr(generator, "context", 0)), self.multiple)
+        self.band = self.multiple * max(1, 8 // self.multiple)
+        tile = max(_round_up(tile, self.multiple), 4 * self.band)
+        self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
+        self.rows = _cores(self.padded[0], tile, self.multiple)
+        self.cols = _cores(self.padded[1], tile, self.multiple)
+
+    def extent(self, cores: list[tuple[int, int]], k: int, axis: int) -> tuple[int, int, int, int]:
+        """(input start, input stop, kept start, kept stop) for core ``k`` along ``axis``."""
+        lo, hi = cores[k]
+        lo_band = self.band if k > 0 else 0
+        hi_band = self.band if k < len(cores) - 1 else 0
+        keep_lo, keep_hi = lo - lo_band, hi + hi_band
+        if self.wrap[axis]:  # read across the border: the image continues on the other side
+            return keep_lo - self.context, keep_hi + self.context, keep_lo, keep_hi
+        # Else stop at the border, where the generator pads itself exactly as when untiled.
+        start, stop = max(0, keep_lo - self.context), min(self.padded[axis], keep_hi + self.context)
+        return start, stop, keep_lo, keep_hi
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """float32 (h, w, 3) of padded coordinates, mirrored or wrapped at the borders."""
+        ys = source_index(self.height, y0, y1, self.wrap[0])
+        xs = source_index(self.width, x0, x1, self.wrap[1])
+        return to_float(self.rgb[np.ix_(ys, xs)])
+
+    def stats_sample(self) -> np.ndarray:
+        """The whole padded image if small enough, else a batch of full-resolution crops."""
+        height, width = self.padded
+        if height * width <= WHOLE_STATS_MAX_PIXELS:
+            return self.read(0, height, 0, width)[None]
+        size_y, size_x = min(STATS_CROP, height), min(STATS_CROP, width)
+        side = int(np.ceil(np.sqrt(STATS_CROPS)))
+        tops = np.linspace(0, height - size_y, side).astype(int) // self.multiple * self.multiple
+        lefts = np.linspace(0, width - size_x, side).astype(int) // self.multiple * self.multiple
+        crops = [self.read(t, t + size_y, s, s + size_x) for t in tops for s in lefts]
+        return np.stack(crops[:: max(1, len(crops) // STATS_CROPS)][:STATS_CROPS])
+
+
+def _to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+    tensor = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+    return tensor.to(device).contiguous(memory_format=torch.channels_last)
+
+
+def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = 512,
+                  wrap: tuple[bool, bool] = (False, False), finish: FinishFn | None = None,
+                  progress: ProgressFn | None = None,
+                  cancel: threading.Event | None = None) -> np.ndarray:
+    """Stylize ``rgb`` (H, W, 3; uint8, uint16 or float32 0..1) tile by tile.
+
+    ``wrap`` makes rows/columns seamless (circular). ``finish`` post-processes
+    each finished strip with its source pixels. Returns an array of ``rgb``'s dtype.
+    """
+    geo = _Tiler(rgb, generator, tile, wrap)
+    device = next(generator.parameters()).device
+    total = len(geo.rows) * len(geo.cols)
+    out = np.empty_like(rgb)
+    with _model_lock(generator), torch.inference_mode():
+        report(progress, 0.0, "stylize", "measuring image statistics")
+        check_cancel(cancel)
+        # One plain tile computes exactly these statistics itself: skip the extra pass.
+        single = total == 1 and not any(wrap)
+        stats = nullcontext() if single else shared_statistics(
+            generator, _to_tensor(geo.stats_sample(), device))
+        with stats:
+            carry: np.ndarray | None = None
+            for r in range(len(geo.rows)):
+                carry = _run_strip(generator, geo, r, carry, out, finish, device,
+                                   progress, cancel, total)
+    report(progress, 1.0, "stylize", f"{total} tiles done")
+    return out
+
+
+def _run_strip(generator: torch.nn.Module, geo: _Tiler, r: int, carry: np.ndarray | None,
+               out: np.ndarray, finish: FinishFn | None, device: torch.device,
+               progress: ProgressFn | None, cancel: threading.Event | None,
+               total: int) -> np.ndarray | None:
+    """Run one row of tiles, write its finished rows into ``out``, return the carried band."""
+    in_y0, in_y1, keep_y0, keep_y1 = geo.extent(geo.rows, r, 0)
+    strip = np.zeros((keep_y1 - keep_y0, geo.padded[1], 3), np.float32)
+    if carry is not None:
+        strip[: carry.shape[0]] = carry
+    weight_y = _ramp(keep_y1 - keep_y0, *_bands(geo, geo.rows, r))
+    for c in range(len(geo.cols)):
+        check_cancel(cancel)
+        in_x0, in_x1, keep_x0, keep_x1 = geo.extent(geo.cols, c, 1)
+        tile = _to_tensor(geo.read(in_y0, in_y1, in_x0, in_x1)[None], device)
+        result = generator(tile).clamp_(0.0, 1.0)[0].float().permute(1, 2, 0).cpu().numpy()
+        kept = result[keep_y0 - in_y0 : keep_y1 - in_y0, keep_x0 - in_x0 : keep_x1 - in_x0]
+        weight_x = _ramp(keep_x1 - keep_x0, *_bands(geo, geo.cols, c))
+        weights = (weight_y[:, None] * weight_x[None, :])[..., None]
+        strip[:, keep_x0:keep_x1] += kept * weights
+        done = r * len(geo.cols) + c + 1
+        report(progress, done / total, "stylize", f"tile {done}/{total}")
+    last = r == len(geo.rows) - 1
+    final_rows = strip.shape[0] if last else strip.shape[0] - 2 * geo.band
+    top = max(keep_y0, 0)
+    bottom = min(keep_y0 + final_rows, geo.height)
+    if bottom > top:
+        styl = strip[top - keep_y0 : bottom - keep_y0, : geo.width]
+        if finish is not None:
+            styl = finish(styl, to_float(geo.rgb[top:bottom]))
+        out[top:bottom] = from_float(styl, out.dtype)
+    return None if last else strip[final_rows:].copy()
+
+
+def _bands(geo: _Tiler, cores: list[tuple[int, int]], k: int) -> tuple[int, int]:
+    return (geo.band if k > 0 else 0), (geo.band if k < len(cores) - 1 else 0)
