@@ -1,0 +1,225 @@
+"""The export report: what is really in the written file, and what to worry about.
+
+Textures are read back from the file (sizes and bytes as the engine will see them);
+geometry figures come from the evaluated meshes the exporter wrote (modifiers applied).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from .budget import Budget, TextureCopy, is_pot
+from .files import image_bytes, image_mime, image_size, read_gltf, usdz_textures
+
+GEOMETRY_TYPES = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
+SUPPORTED_SHADERS = {"BSDF_PRINCIPLED", "EMISSION", "BACKGROUND", "MIX_SHADER",
+                     "BSDF_TRANSPARENT"}
+
+
+def report_path(path: Path) -> Path:
+    """``scene.glb`` -> ``scene.report.json`` (beside the exported file)."""
+    return path.with_name(path.stem + ".report.json")
+
+
+def gpu_bytes(width: int, height: int) -> int:
+    """Uncompressed RGBA8 with a full mip chain (4/3): what the headset has to hold."""
+    return width * height * 4 * 4 // 3
+
+
+def geometry_stats(objects, depsgraph) -> dict:
+    """Triangles, materials and draw calls (one per mesh part per material)."""
+    triangles = draw_calls = 0
+    materials: set[str] = set()
+    for obj in objects:
+        if obj.type not in GEOMETRY_TYPES:
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        try:
+            if mesh is None or not mesh.polygons:
+                continue
+            mesh.calc_loop_triangles()
+            triangles += len(mesh.loop_triangles)
+            indices = np.empty(len(mesh.polygons), np.int32)
+            mesh.polygons.foreach_get("material_index", indices)
+            used = np.unique(indices)
+            draw_calls += len(used)
+            slots = evaluated.material_slots
+            for index in used:
+                mat = slots[index].material if index < len(slots) else None
+                materials.add(mat.name if mat else "(default)")
+        finally:
+            evaluated.to_mesh_clear()
+    return {"triangles": triangles, "materials": len(materials), "draw_calls": draw_calls}
+
+
+def _match(name: str, copies: list[TextureCopy]) -> list[TextureCopy]:
+    """The scene images behind a texture name (composed textures join names with '-')."""
+    exact = [c for c in copies if c.stem == name]
+    return exact or [c for c in copies if c.stem in name.split("-")]
+
+
+def _texture_entry(name: str, data: bytes, copies: list[TextureCopy]) -> dict:
+    width, height = image_size(data)
+    sources = _match(name, copies)
+    return {
+        "name": name,
+        "source_images": [c.source for c in sources],
+        "source_size": list(sources[0].source_size) if sources else None,
+        "mime_type": image_mime(data),
+        "width": width,
+        "height": height,
+        "bytes": len(data),
+        "gpu_bytes": gpu_bytes(width, height),
+        "resized": any(c.resized for c in sources),
+        "notes": [n for c in sources for n in c.notes],
+    }
+
+
+def gltf_textures(path: Path, copies: list[TextureCopy]) -> tuple[list[dict], dict]:
+    """Texture entries of a .glb/.gltf and, per material name, the scene images it kept."""
+    doc, binary = read_gltf(path)
+    entries = []
+    for index, image in enumerate(doc.get("images", [])):
+        name = image.get("name") or Path(image.get("uri", f"image{index}")).stem
+        entries.append(_texture_entry(name, image_bytes(doc, binary, index, path.parent), copies))
+    kept: dict[str, set[str]] = {}
+    for mat in doc.get("materials", []):
+        images = {_texture_source(doc, i) for i in _texture_indices(mat)}
+        kept[mat.get("name", "")] = {s for i in images if i is not None
+                                     for s in entries[i]["source_images"]}
+    return entries, kept
+
+
+def _texture_indices(node) -> list[int]:
+    """Indices of every textureInfo (``{"index": n, ...}`` under a ``*Texture`` key)."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("Texture") and isinstance(value, dict) and "index" in value:
+                found.append(value["index"])
+            found += _texture_indices(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _texture_indices(value)
+    return found
+
+
+def _texture_source(doc: dict, index: int) -> int | None:
+    texture = doc["textures"][index]
+    if "source" in texture:
+        return texture["source"]
+    for ext in texture.get("extensions", {}).values():
+        if "source" in ext:
+            return ext["source"]
+    return None
+
+
+def usdz_texture_entries(path: Path, copies: list[TextureCopy]) -> list[dict]:
+    """Texture entries for the images packed inside a .usdz."""
+    return [_texture_entry(Path(name).stem, data, copies)
+            for name, data in sorted(usdz_textures(path).items())]
+
+
+def reachable_images(mat) -> set[str]:
+    """Images whose nodes feed the active output (through links and node groups)."""
+    if mat.node_tree is None:
+        return set()
+    output = next((n for n in mat.node_tree.nodes
+                   if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+    found: set[str] = set()
+    stack, seen = ([output] if output else []), set()
+    while stack:
+        node = stack.pop()
+        key = (node.id_data.name, node.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        if node.type == "TEX_IMAGE" and node.image is not None:
+            found.add(node.image.name)
+        if node.type == "GROUP" and node.node_tree is not None:
+            stack += [n for n in node.node_tree.nodes if n.type == "GROUP_OUTPUT"]
+        stack += [link.from_node for socket in node.inputs for link in socket.links]
+    return found
+
+
+def material_warnings(materials, expected: dict[str, set[str]],
+                      kept: dict[str, set[str]] | None,
+                      copies: list[TextureCopy]) -> list[str]:
+    """Material setups the exporter drops: unknown shaders and textures that did not arrive."""
+    warnings = []
+    exported = {c.source for c in copies}
+    for mat in materials:
+        if mat.node_tree is None:
+            continue
+        output = next((n for n in mat.node_tree.nodes
+                       if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+        if output is not None and output.inputs["Surface"].is_linked:
+            shader = output.inputs["Surface"].links[0].from_node
+            if shader.type not in SUPPORTED_SHADERS:
+                warnings.append(f"Material '{mat.name}' uses a '{shader.bl_label}' shader, which "
+                                "the exporter cannot represent (it exports a plain colour); use "
+                                "a Principled BSDF")
+        if kept is None:
+            continue
+        used = expected.get(mat.name, set())
+        for name in sorted((used & exported) - kept.get(mat.name, set())):
+            warnings.append(f"Material '{mat.name}': texture '{name}' is not in the file: it "
+                            "reaches the shader through nodes the exporter cannot convert "
+                            "(colour adjustments, mixes, node groups); bake it into one image")
+    return warnings
+
+
+def budget_warnings(textures: list[dict], budget: Budget) -> list[str]:
+    """Over-budget and non-power-of-two textures in the written file."""
+    warnings = []
+    for tex in textures:
+        if max(tex["width"], tex["height"]) > budget.max_size:
+            warnings.append(f"Texture '{tex['name']}' is {tex['width']}x{tex['height']}, over "
+                            f"the {budget.max_size} px budget")
+    npot = [t["name"] for t in textures if not (is_pot(t["width"]) and is_pot(t["height"]))]
+    if npot:
+        warnings.append(f"{len(npot)} texture(s) are not power-of-two sizes ({', '.join(npot)}); "
+                        "some engines and older GPUs cannot mipmap them: enable 'Power of two'")
+    if budget.image_format == "WEBP":
+        warnings.append("WebP textures (EXT_texture_webp) are not read by Unity's glTFast; "
+                        "use JPEG or PNG for Unity")
+    return warnings
+
+
+def build_report(path: Path, file_format: str, objects, materials,
+                 expected: dict[str, set[str]], copies: list[TextureCopy], budget: Budget,
+                 settings: dict, warnings: list[str], seconds: float) -> dict:
+    """The full report dict (also written as JSON beside the file)."""
+    if file_format == "USDZ":
+        textures, kept = usdz_texture_entries(path, copies), None
+    else:
+        textures, kept = gltf_textures(path, copies)
+    stats = geometry_stats(objects, bpy.context.evaluated_depsgraph_get())
+    all_warnings = (list(warnings) + material_warnings(materials, expected, kept, copies)
+                    + budget_warnings(textures, budget))
+    return {
+        "file": str(path),
+        "format": file_format,
+        "file_bytes": path.stat().st_size,
+        "blender_version": bpy.app.version_string,
+        "export_seconds": round(seconds, 3),
+        "settings": settings,
+        "objects": sum(1 for o in objects if o.type in GEOMETRY_TYPES),
+        **stats,
+        "textures": textures,
+        "texture_bytes": sum(t["bytes"] for t in textures),
+        "gpu_texture_bytes": sum(t["gpu_bytes"] for t in textures),
+        "warnings": all_warnings,
+    }
+
+
+def write_report(report: dict, path: Path) -> Path:
+    """Write ``report`` as ``<stem>.report.json`` beside the exported file."""
+    target = report_path(path)
+    target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return target

@@ -1,0 +1,200 @@
+"""Export the scene (or the selection) for VR engines with Blender's own exporters.
+
+``export_vr`` is the one entry point (the operator and scripts call it). It checks the
+input, swaps budgeted texture copies (and unlit material copies) in, runs the glTF or
+USD exporter with only the options this Blender version has, restores the scene, and
+writes the report beside the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import bpy
+
+from .budget import Budget, all_nodes, budget_textures
+from .report import GEOMETRY_TYPES, build_report, reachable_images, report_path, write_report
+from .unlit import unlit_materials
+
+SUFFIX = {"GLB": ".glb", "GLTF_SEPARATE": ".gltf", "USDZ": ".usdz"}
+DRACO_LIBRARY = {"win32": "extern_draco.dll", "darwin": "libextern_draco.dylib"}
+
+
+class ExportError(Exception):
+    """Bad input for the export (shown to the user as is)."""
+
+
+@dataclass
+class ExportOptions:
+    """Everything an export needs; the panel's settings map onto it one to one."""
+
+    filepath: str
+    file_format: str = "GLB"  # GLB | GLTF_SEPARATE | USDZ
+    selected_only: bool = False
+    unlit: bool = False
+    draco: bool = False
+    budget: Budget = field(default_factory=Budget)
+
+
+def output_path(filepath: str, file_format: str) -> Path:
+    """Absolute path (``//`` is the .blend's folder) with the format's suffix."""
+    if file_format not in SUFFIX:
+        raise ExportError(f"Unknown export format '{file_format}'; use GLB, GLTF_SEPARATE "
+                          "or USDZ")
+    if not filepath:
+        raise ExportError("No output file given; set the export file path")
+    path = Path(bpy.path.abspath(filepath))
+    if path.suffix.lower() != SUFFIX[file_format]:
+        path = path.with_suffix(SUFFIX[file_format])
+    return path
+
+
+def check_writable(folder: Path) -> None:
+    """Fail early with a clear message instead of an exporter traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".restyle-write-test"):
+            pass
+    except OSError as exc:
+        raise ExportError(f"Cannot write to output folder '{folder}' ({exc.strerror or exc}); "
+                          "choose a folder you can write to") from exc
+
+
+def export_objects(scene, view_layer, selected_only: bool) -> list:
+    """The objects to export; an error if there is no geometry among them."""
+    if selected_only:
+        objects = [o for o in view_layer.objects if o.select_get(view_layer=view_layer)]
+        where = f"selected in scene '{scene.name}'"
+        hint = "select the objects to export or turn off 'Selected only'"
+    else:
+        objects = list(scene.objects)
+        where = f"in scene '{scene.name}'"
+        hint = "add mesh objects to the scene"
+    if not any(o.type in GEOMETRY_TYPES for o in objects):
+        raise ExportError(f"Nothing to export: no mesh objects {where}; {hint}")
+    return objects
+
+
+def used_materials(objects) -> list:
+    """Materials on the exported objects' slots, each once, in a stable order."""
+    seen: dict[str, bpy.types.Material] = {}
+    for obj in objects:
+        for slot in obj.material_slots:
+            if slot.material is not None:
+                seen.setdefault(slot.material.name, slot.material)
+    return list(seen.values())
+
+
+def draco_available() -> bool:
+    """Whether the glTF add-on ships its Draco library (some builds do not)."""
+    override = os.environ.get("BLENDER_EXTERN_DRACO_LIBRARY_PATH")
+    if override:
+        return Path(override).is_file()
+    module = sys.modules.get("io_scene_gltf2")
+    if module is None or not module.__file__:
+        return False
+    library = DRACO_LIBRARY.get(sys.platform, "libextern_draco.so")
+    return (Path(module.__file__).parent / library).is_file()
+
+
+def _operator_properties(op) -> set[str]:
+    try:
+        return {p.identifier for p in op.get_rna_type().properties}
+    except (KeyError, RuntimeError, AttributeError):
+        return set()
+
+
+def _call(op, wanted: dict, fallbacks: dict, missing: str) -> None:
+    """Run ``op`` with the options it has (4.2 and 5.0 differ); fallbacks: name -> alt."""
+    known = _operator_properties(op)
+    if not known:
+        raise ExportError(missing)
+    kwargs = {}
+    for name, value in wanted.items():
+        if name in known:
+            kwargs[name] = value
+        elif name in fallbacks and fallbacks[name][0] in known:
+            kwargs[fallbacks[name][0]] = fallbacks[name][1]
+    result = op(**kwargs)
+    if "FINISHED" not in result:
+        raise ExportError(f"Blender's exporter did not finish ({', '.join(result)})")
+
+
+def needs_tangents(materials) -> bool:
+    """Normal maps need tangents in the file; runtime-generated ones differ per engine."""
+    return any(node.type == "NORMAL_MAP" for _mat, node in all_nodes(materials))
+
+
+def _run_gltf(path: Path, options: ExportOptions, draco: bool, tangents: bool) -> None:
+    image_format = "WEBP" if options.budget.image_format == "WEBP" else "AUTO"
+    _call(bpy.ops.export_scene.gltf, {
+        "filepath": str(path), "check_existing": False, "export_format": options.file_format,
+        "use_selection": options.selected_only, "export_apply": True,
+        "export_image_format": image_format, "export_image_quality": options.budget.quality,
+        "export_jpeg_quality": options.budget.quality, "export_keep_originals": False,
+        "export_materials": "EXPORT", "export_cameras": False, "export_lights": False,
+        "export_draco_mesh_compression_enable": draco, "export_tangents": tangents,
+    }, {}, "Blender's glTF exporter (io_scene_gltf2) is not enabled: enable it in "
+           "Preferences > Add-ons")
+
+
+def _run_usd(path: Path, options: ExportOptions) -> None:
+    _call(bpy.ops.wm.usd_export, {
+        "filepath": str(path), "check_existing": False,
+        "selected_objects_only": options.selected_only, "export_materials": True,
+        "generate_preview_surface": True, "export_textures_mode": "NEW",
+        "overwrite_textures": True, "usdz_downscale_size": "KEEP", "export_cameras": False,
+        "export_lights": False, "convert_world_material": False, "export_animation": False,
+    }, {"export_textures_mode": ("export_textures", True)},
+        "This Blender build has no USD exporter; export GLB instead")
+
+
+def export_vr(context, options: ExportOptions) -> dict:
+    """Export for VR and return the report (also written as ``<name>.report.json``).
+
+    The scene is left exactly as it was: texture and material copies only live inside
+    the export. Raises ExportError with a message for the user on bad input.
+    """
+    path = output_path(options.filepath, options.file_format)
+    check_writable(path.parent)
+    objects = export_objects(context.scene, context.view_layer, options.selected_only)
+    materials = used_materials(objects)
+    warnings: list[str] = []
+    gltf = options.file_format != "USDZ"
+    if options.unlit and not gltf:
+        warnings.append("Unlit is a glTF extension; USDZ is exported with its lit materials")
+    draco = options.draco and gltf
+    if draco and not draco_available():
+        warnings.append("Draco compression is not available in this Blender build; "
+                        "exported without it")
+        draco = False
+    if options.budget.image_format == "WEBP" and not gltf:
+        warnings.append("USDZ viewers expect PNG/JPEG; WebP textures may not display")
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        if options.unlit and gltf:
+            stack.enter_context(unlit_materials(objects, warnings))
+            export_materials = used_materials(objects)
+        else:
+            export_materials = materials
+        expected = {mat.name: reachable_images(mat) for mat in export_materials}
+        workdir = Path(tempfile.mkdtemp(prefix="restyle-export-"))
+        copies = stack.enter_context(
+            budget_textures(export_materials, options.budget, workdir, warnings))
+        if gltf:
+            _run_gltf(path, options, draco, needs_tangents(export_materials))
+        else:
+            _run_usd(path, options)
+    seconds = time.perf_counter() - started
+    settings = {**asdict(options), "draco": draco, "filepath": str(path)}
+    report = build_report(path, options.file_format, objects, materials, expected, copies,
+                          options.budget, settings, warnings, seconds)
+    report["report_file"] = str(report_path(path))
+    write_report(report, path)
+    return report
