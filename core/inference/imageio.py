@@ -138,8 +138,8 @@ def _load_pillow(path: Path) -> LoadedImage:
         ) from exc
     except UnidentifiedImageError as exc:
         raise BadInput(
-            f"File {path} is not an image Restyle can read; use PNG, JPEG, TIFF, WebP, "
-            "BMP, TGA or OpenEXR."
+            f"File {path} is corrupt or not an image format Restyle reads (PNG, JPEG, TIFF, "
+            "WebP, BMP, TGA, OpenEXR); re-export it as PNG."
         ) from exc
     except OSError as exc:
         raise BadInput(f"Image {path} cannot be opened ({exc}); re-export it.") from exc

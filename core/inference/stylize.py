@@ -69,7 +69,7 @@ def _finisher(settings: StylizeSettings):
 def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resample (H, W, 3) of any storage dtype with Lanczos, keeping the dtype."""
     if rgb.dtype == np.uint8:
-        return np.asarray(Image.fromarray(rgb, "RGB").resize((width, height), Image.LANCZOS))
+        return np.array(Image.fromarray(rgb, "RGB").resize((width, height), Image.LANCZOS))
     planes = [Image.fromarray(to_float(rgb[..., i])).resize((width, height), Image.LANCZOS)
               for i in range(3)]
     return from_float(np.stack([np.asarray(p) for p in planes], -1), rgb.dtype)

@@ -1,0 +1,114 @@
+"""stylize_file/stylize_array: user controls, alpha, atomic output, cancel, determinism."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from tiny_models import smooth_image, tileable_image, tiny_model, to_uint8
+
+from core.errors import BadInput, Cancelled
+from core.inference import StylizeSettings, stylize_array, stylize_file
+from core.inference.stylize import _TO_YCC
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("model") / "tiny")
+
+
+def _rgba_file(folder, size=(48, 64)):
+    rng = np.random.default_rng(0)
+    rgb = to_uint8(smooth_image(*size))
+    alpha = rng.integers(0, 256, (*size, 1), dtype=np.uint8)
+    Image.fromarray(np.concatenate([rgb, alpha], -1), "RGBA").save(folder / "in.png")
+    return folder / "in.png"
+
+
+def test_alpha_is_bit_exact_and_colour_changes(model, tmp_path):
+    src = _rgba_file(tmp_path)
+    dst = stylize_file(model, src, tmp_path / "out.png", StylizeSettings(tile=32))
+    before, after = np.asarray(Image.open(src)), np.asarray(Image.open(dst))
+    assert after.shape == before.shape
+    assert np.array_equal(after[..., 3], before[..., 3])
+    assert np.abs(after[..., :3].astype(int) - before[..., :3]).mean() > 2
+
+
+def test_strength_zero_is_the_input_and_half_is_between(model):
+    image = smooth_image(40, 40)
+    full = stylize_array(model, image, StylizeSettings())
+    none = stylize_array(model, image, StylizeSettings(strength=0.0))
+    half = stylize_array(model, image, StylizeSettings(strength=0.5))
+    assert np.abs(none - image).max() < 1e-6
+    assert np.abs(half - (image + full) / 2).max() < 1e-5
+
+
+def test_preserve_color_keeps_chroma_and_takes_stylized_luminance(model):
+    image = smooth_image(40, 40)
+    full = stylize_array(model, image, StylizeSettings())
+    kept = stylize_array(model, image, StylizeSettings(preserve_color=True))
+    ycc_in, ycc_full, ycc_kept = (x @ _TO_YCC.T for x in (image, full, kept))
+    unclipped = (kept > 0.001).all(-1) & (kept < 0.999).all(-1)
+    assert unclipped.mean() > 0.5
+    assert np.abs(ycc_kept[unclipped, 1:] - ycc_in[unclipped, 1:]).max() < 1e-4
+    assert np.abs(ycc_kept[unclipped, 0] - ycc_full[unclipped, 0]).max() < 1e-4
+
+
+def test_scale_runs_at_another_resolution_and_returns_the_original_size(model):
+    image = to_uint8(smooth_image(50, 70))
+    for scale in (0.5, 1.6):
+        out = stylize_array(model, image, StylizeSettings(scale=scale, strength=0.8))
+        assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path):
+    Image.fromarray(to_uint8(tileable_image(64))).save(tmp_path / "tex.png")
+    out = np.asarray(Image.open(stylize_file(model, tmp_path / "tex.png", tmp_path / "o.png",
+                                             StylizeSettings(tile=32)))).astype(float)
+    for axis in (0, 1):
+        interior = np.abs(np.diff(out, axis=axis)).mean()
+        seam = np.abs(np.take(out, 0, axis) - np.take(out, -1, axis)).mean()
+        assert seam <= 1.5 * interior + 0.5
+
+
+def test_cancel_leaves_no_output_file(model, tmp_path):
+    src = _rgba_file(tmp_path, (96, 96))
+    cancel = threading.Event()
+
+    def cancel_mid_run(fraction, phase, message):
+        if phase == "stylize" and "tile 2/" in message:
+            cancel.set()
+
+    out_dir = tmp_path / "out"
+    with pytest.raises(Cancelled):
+        stylize_file(model, src, out_dir / "r.png", StylizeSettings(tile=32),
+                     progress=cancel_mid_run, cancel=cancel)
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def test_failed_write_leaves_no_file_and_says_where(model, tmp_path):
+    src = _rgba_file(tmp_path)
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    with pytest.raises((BadInput, OSError)):
+        stylize_file(model, src, tmp_path / "blocker" / "r.png", StylizeSettings())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "in.png"]
+
+
+def test_same_input_same_output_file(model, tmp_path):
+    src = _rgba_file(tmp_path)
+    first = stylize_file(model, src, tmp_path / "a.png", StylizeSettings(tile=32))
+    second = stylize_file(model, src, tmp_path / "b.png", StylizeSettings(tile=32))
+    assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("settings,message", [
+    (StylizeSettings(tile=4), "Tile size"),
+    (StylizeSettings(seamless="maybe"), "Seamless"),
+    (StylizeSettings(strength=1.5), "Strength"),
+    (StylizeSettings(scale=0.0), "Scale"),
+])
+def test_bad_settings_are_refused(model, tmp_path, settings, message):
+    with pytest.raises(BadInput, match=message):
+        stylize_file(model, _rgba_file(tmp_path), tmp_path / "o.png", settings)
