@@ -29,7 +29,7 @@ class RESTYLE_OT_export_vr(bpy.types.Operator):
         settings.store_summary(report)
         for warning in report["warnings"]:
             self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"Exported {report['file']} ({report['file_bytes'] / 1e6:.2f} MB, "
+        self.report({"INFO"}, f"Exported {report['file']} ({report['total_bytes'] / 1e6:.2f} MB, "
                               f"{len(report['textures'])} textures); report: "
                               f"{report['report_file']}")
         return {"FINISHED"}

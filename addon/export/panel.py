@@ -46,7 +46,7 @@ class RESTYLE_PT_export_vr(bpy.types.Panel):
 
     @staticmethod
     def _draw_summary(box, summary: dict) -> None:
-        box.label(text=bpy.path.basename(summary["file"]) + f"  {_mb(summary['file_bytes'])}",
+        box.label(text=bpy.path.basename(summary["file"]) + f"  {_mb(summary['total_bytes'])}",
                   icon="FILE_3D")
         box.label(text=f"{summary['textures']} textures, {_mb(summary['texture_bytes'])} in "
                        f"file, ~{_mb(summary['gpu_texture_bytes'])} GPU")

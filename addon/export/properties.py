@@ -10,7 +10,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from .budget import Budget
 from .vr_export import ExportOptions
 
-SUMMARY_KEYS = ("file", "file_bytes", "texture_bytes", "gpu_texture_bytes", "triangles",
+SUMMARY_KEYS = ("file", "total_bytes", "texture_bytes", "gpu_texture_bytes", "triangles",
                 "materials", "draw_calls", "warnings", "report_file", "export_seconds")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 import bpy
 import numpy as np
@@ -119,6 +120,17 @@ def _texture_source(doc: dict, index: int) -> int | None:
     return None
 
 
+def total_bytes(path: Path) -> int:
+    """Bytes of everything the export wrote: a .gltf's .bin and texture files included."""
+    size = path.stat().st_size
+    if path.suffix.lower() != ".gltf":
+        return size
+    doc, _ = read_gltf(path)
+    uris = {item["uri"] for key in ("buffers", "images") for item in doc.get(key, [])
+            if "uri" in item and not item["uri"].startswith("data:")}
+    return size + sum((path.parent / unquote(uri)).stat().st_size for uri in uris)
+
+
 def usdz_texture_entries(path: Path, copies: list[TextureCopy]) -> list[dict]:
     """Texture entries for the images packed inside a .usdz."""
     return [_texture_entry(Path(name).stem, data, copies)
@@ -206,6 +218,7 @@ def build_report(path: Path, file_format: str, objects, materials,
         "file": str(path),
         "format": file_format,
         "file_bytes": path.stat().st_size,
+        "total_bytes": total_bytes(path),
         "blender_version": bpy.app.version_string,
         "export_seconds": round(seconds, 3),
         "settings": settings,

@@ -8,12 +8,14 @@ writes the report beside the file.
 
 from __future__ import annotations
 
-import os
+import logging
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from importlib import import_module
 from pathlib import Path
 
 import bpy
@@ -23,6 +25,7 @@ from .report import GEOMETRY_TYPES, build_report, reachable_images, report_path,
 from .unlit import unlit_materials
 
 SUFFIX = {"GLB": ".glb", "GLTF_SEPARATE": ".gltf", "USDZ": ".usdz"}
+EXPORTER_LOGGERS = ("glTFImporter", "glTFImporter_errors")  # io_scene_gltf2's log names
 DRACO_LIBRARY = {"win32": "extern_draco.dll", "darwin": "libextern_draco.dylib"}
 
 
@@ -50,13 +53,17 @@ def output_path(filepath: str, file_format: str) -> Path:
     if not filepath:
         raise ExportError("No output file given; set the export file path")
     path = Path(bpy.path.abspath(filepath))
+    if path.is_dir() or filepath.endswith(("/", "\\")):
+        raise ExportError(f"Output file '{path}' is a folder; add a file name such as "
+                          f"'scene{SUFFIX[file_format]}'")
     if path.suffix.lower() != SUFFIX[file_format]:
         path = path.with_suffix(SUFFIX[file_format])
     return path
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(path: Path) -> None:
     """Fail early with a clear message instead of an exporter traceback."""
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".restyle-write-test"):
@@ -92,10 +99,13 @@ def used_materials(objects) -> list:
 
 
 def draco_available() -> bool:
-    """Whether the glTF add-on ships its Draco library (some builds do not)."""
-    override = os.environ.get("BLENDER_EXTERN_DRACO_LIBRARY_PATH")
-    if override:
-        return Path(override).is_file()
+    """Whether the glTF add-on finds its Draco library (some builds do not ship it)."""
+    for name in ("io_scene_gltf2.io.com.draco",  # Blender 4.3+
+                 "io_scene_gltf2.io.com.gltf2_io_draco_compression_extension"):  # 4.2
+        try:
+            return bool(import_module(name).dll_exists(quiet=True))
+        except (ImportError, AttributeError, TypeError):
+            continue
     module = sys.modules.get("io_scene_gltf2")
     if module is None or not module.__file__:
         return False
@@ -121,7 +131,11 @@ def _call(op, wanted: dict, fallbacks: dict, missing: str) -> None:
             kwargs[name] = value
         elif name in fallbacks and fallbacks[name][0] in known:
             kwargs[fallbacks[name][0]] = fallbacks[name][1]
-    result = op(**kwargs)
+    try:
+        result = op(**kwargs)
+    except (RuntimeError, OSError) as exc:
+        raise ExportError(f"Blender's exporter failed writing '{kwargs.get('filepath')}': "
+                          f"{exc}") from exc
     if "FINISHED" not in result:
         raise ExportError(f"Blender's exporter did not finish ({', '.join(result)})")
 
@@ -155,6 +169,31 @@ def _run_usd(path: Path, options: ExportOptions) -> None:
         "This Blender build has no USD exporter; export GLB instead")
 
 
+class _Collect(logging.Handler):
+    """Keeps the glTF exporter's own warnings (e.g. tangents, dropped nodes) for the report."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"glTF exporter: {record.getMessage()}")
+
+
+@contextmanager
+def exporter_log(messages: list[str]) -> Iterator[None]:
+    """Collect io_scene_gltf2's warnings and errors (its loggers) into ``messages``."""
+    handler = _Collect(messages)
+    loggers = [logging.getLogger(name) for name in EXPORTER_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
 def export_vr(context, options: ExportOptions) -> dict:
     """Export for VR and return the report (also written as ``<name>.report.json``).
 
@@ -162,7 +201,7 @@ def export_vr(context, options: ExportOptions) -> dict:
     the export. Raises ExportError with a message for the user on bad input.
     """
     path = output_path(options.filepath, options.file_format)
-    check_writable(path.parent)
+    check_writable(path)
     objects = export_objects(context.scene, context.view_layer, options.selected_only)
     materials = used_materials(objects)
     warnings: list[str] = []
@@ -188,6 +227,7 @@ def export_vr(context, options: ExportOptions) -> dict:
         copies = stack.enter_context(
             budget_textures(export_materials, options.budget, workdir, warnings))
         if gltf:
+            stack.enter_context(exporter_log(warnings))
             _run_gltf(path, options, draco, needs_tangents(export_materials))
         else:
             _run_usd(path, options)

@@ -50,7 +50,7 @@ def stylize_images(bpy, names: list[str], folder: Path) -> dict[str, Path]:
         path = stylize_pil(image_to_pil(original), folder / f"{name}.restyle.png")
         image = bpy.data.images.load(str(path), check_existing=False)
         image.name = f"{name}.restyle"
-        image["restyle_original"] = name
+        image["restyle_original"] = original  # as the add-on's write-back stores it
         for mat in bpy.data.materials:
             if mat.node_tree is None:
                 continue
@@ -84,9 +84,9 @@ def scene_snapshot(bpy) -> dict:
             "packed": img.packed_file is not None, "colorspace": img.colorspace_settings.name,
         }
     trees = {}
-    for tree in [m.node_tree for m in bpy.data.materials if m.node_tree] + list(
-            bpy.data.node_groups):
-        trees[tree.name_full if hasattr(tree, "name_full") else tree.name] = {
+    owned = [(f"material:{m.name}", m.node_tree) for m in bpy.data.materials if m.node_tree]
+    for key, tree in owned + [(f"group:{g.name}", g) for g in bpy.data.node_groups]:
+        trees[key] = {
             "nodes": sorted((n.name, n.bl_idname, getattr(getattr(n, "image", None), "name",
                                                           None)) for n in tree.nodes),
             "links": sorted((lk.from_node.name, lk.from_socket.identifier, lk.to_node.name,

@@ -16,10 +16,20 @@ from export_helpers import (
     mean_abs_diff,
     read_gltf,
     scene_snapshot,
+    stylize_images,
 )
 
 JPEG_TOLERANCE = 6.0  # mean |diff| in 0-255 levels: Blender's resize vs PIL's + JPEG q90
 DIFFERENT = 40.0  # stylized vs original differ by far more than that
+
+
+@pytest.fixture
+def stylized_scene(test_scene, bpy_module, tmp_path) -> dict:
+    """H4's test scene with the top-level colour textures swapped for stylized files."""
+    names = ["crate.jpg", "barrelS_D.jpg", "barrelRing.jpg", "rock01.jpg", "packed.png",
+             "generated_grid"]
+    stylized = stylize_images(bpy_module, names, tmp_path / "stylized")
+    return {**test_scene, "stylized": stylized}
 
 
 def export(bpy, path: Path, **settings) -> dict:
@@ -111,6 +121,8 @@ def test_unlit_png_power_of_two_gltf_separate(stylized_scene, bpy_module, tmp_pa
         assert (tex["width"], tex["height"]) in {(128, 128), (64, 64), (32, 32)}
         assert (out.parent / (tex["name"] + ".png")).is_file()
     assert "power-of-two" not in "\n".join(report["warnings"])
+    written = [p for p in out.parent.iterdir() if not p.name.endswith(".report.json")]
+    assert report["total_bytes"] == sum(p.stat().st_size for p in written)
     # Unlit materials only carry the colour: no normal map texture in the file.
     assert "crate_normal.png" not in {t["name"] for t in report["textures"]}
     assert scene_snapshot(bpy) == before
@@ -151,6 +163,15 @@ def test_bad_input_gives_clear_errors(stylized_scene, bpy_module, tmp_path):
     blocker.write_text("a file where the output folder should be")
     with pytest.raises(RuntimeError, match="Cannot write to output folder"):
         bpy.ops.restyle.export_vr(filepath=str(blocker / "scene.glb"))
+    with pytest.raises(RuntimeError, match="is a folder"):
+        bpy.ops.restyle.export_vr(filepath=str(tmp_path))
+    # The exporter itself fails (file behind a dangling link): the scene is restored.
+    before = scene_snapshot(bpy)
+    dangling = tmp_path / "dangling.glb"
+    dangling.symlink_to(tmp_path / "no" / "such" / "dir.glb")
+    with pytest.raises(RuntimeError, match="exporter failed writing"):
+        bpy.ops.restyle.export_vr(filepath=str(dangling))
+    assert scene_snapshot(bpy) == before
     for obj in bpy.context.view_layer.objects:
         obj.select_set(False)
     bpy.context.scene.restyle_export.selected_only = True
