@@ -24,6 +24,7 @@ import numpy as np
 from .files import image_mime
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+ALPHA_DEPTHS = {32, 64, 128}  # bits per pixel of RGBA byte, half and float buffers
 MIME_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 
@@ -130,23 +131,25 @@ def _pixels(image: bpy.types.Image) -> np.ndarray:
     return pixels
 
 
-def _encode(image: bpy.types.Image, pixels: np.ndarray, size: tuple[int, int], fmt: str,
-            alpha: bool, quality: int, dest: Path) -> None:
-    """Write ``pixels`` resized to ``size`` as ``fmt`` with Blender's own image writer."""
-    width, height = image.size
-    work = bpy.data.images.new("restyle-export-work", width, height, alpha=alpha,
-                               float_buffer=image.is_float)
-    try:
+def _working_copy(image: bpy.types.Image, size: tuple[int, int]) -> bpy.types.Image:
+    """A scratch datablock with the image's current pixels at ``size`` (caller removes it)."""
+    if image.source == "FILE" and image.packed_file is None and not image.is_dirty:
+        work = image.copy()  # decodes the file in C: far faster than pixels via Python
+    else:  # packed, generated or painted: take the pixels as they are in memory
+        width, height = image.size
+        work = bpy.data.images.new("restyle-export-work", width, height,
+                                   alpha=image.depth in ALPHA_DEPTHS,
+                                   float_buffer=image.is_float)
         if not image.is_float:
             work.colorspace_settings.name = image.colorspace_settings.name
-        work.pixels.foreach_set(pixels)
-        if size != (width, height):
-            work.scale(*size)
-        work.filepath_raw = str(dest)
-        work.file_format = fmt
-        work.save(quality=quality)
-    finally:
-        bpy.data.images.remove(work)
+        work.pixels.foreach_set(_pixels(image))
+    if tuple(work.size) != size:
+        work.scale(*size)
+    return work
+
+
+def _uses_alpha(work: bpy.types.Image) -> bool:
+    return work.depth in ALPHA_DEPTHS and bool(np.any(_pixels(work)[3::4] < 0.999))
 
 
 def _safe_stem(name: str) -> str:
@@ -157,26 +160,33 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path) 
     """Write the export version of ``image`` into ``workdir/index/`` and describe it."""
     width, height = image.size
     size = fit_size(width, height, budget.max_size, budget.power_of_two)
-    pixels = _pixels(image)
-    alpha = bool(np.any(pixels[3::4] < 0.999))
     fmt, notes = budget.image_format, []
-    if alpha and fmt == "JPEG":
-        fmt = "PNG"
-        notes.append("has transparency, kept as PNG (JPEG has no alpha)")
-    elif fmt == "JPEG" and is_data(image):
+    if fmt == "JPEG" and is_data(image):
         fmt = "PNG"
         notes.append("Non-Color data (normals, roughness...), kept lossless as PNG")
-    stem = _safe_stem(image.name)
-    folder = workdir / str(index)
-    folder.mkdir(parents=True)
-    dest = folder / (stem + FORMAT_EXT[fmt])
-    original = _source_bytes(image)
-    reencode = not (original and MIME_FORMAT.get(image_mime(original)) == fmt
-                    and size == (width, height))
-    if reencode:
-        _encode(image, pixels, size, fmt, alpha, budget.quality, dest)
-    else:
-        dest.write_bytes(original)
+    work = None
+    try:
+        if fmt == "JPEG" and image.depth in ALPHA_DEPTHS:
+            work = _working_copy(image, size)
+            if _uses_alpha(work):
+                fmt = "PNG"
+                notes.append("has transparency, kept as PNG (JPEG has no alpha)")
+        folder = workdir / str(index)
+        folder.mkdir(parents=True)
+        dest = folder / (_safe_stem(image.name) + FORMAT_EXT[fmt])
+        original = _source_bytes(image)
+        reencode = not (original and MIME_FORMAT.get(image_mime(original)) == fmt
+                        and size == (width, height))
+        if reencode:
+            work = work or _working_copy(image, size)
+            work.filepath_raw = str(dest)
+            work.file_format = fmt
+            work.save(quality=budget.quality)
+        else:
+            dest.write_bytes(original)
+    finally:
+        if work is not None:
+            bpy.data.images.remove(work)
     # The copy keeps the file's name: the glTF exporter names the texture after it.
     copy = bpy.data.images.load(str(dest), check_existing=False)
     try:
@@ -186,7 +196,7 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path) 
         bpy.data.images.remove(copy)
         raise
     return TextureCopy(image.name, (width, height), size, fmt, size != (width, height),
-                       reencode, copy.name, stem, notes)
+                       reencode, copy.name, dest.stem, notes)
 
 
 @contextmanager
