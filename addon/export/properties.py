@@ -49,7 +49,7 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
     draco: BoolProperty(name="Draco", default=False,
                         description="Draco mesh compression (glTF only)")
     last_summary: StringProperty(
-        name="Last Export", default="", options={"SKIP_SAVE"},
+        name="Last Export", default="",
         description="JSON summary of the last export, shown in the panel")
 
     def options(self, filepath: str = "") -> ExportOptions:

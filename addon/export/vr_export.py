@@ -149,7 +149,7 @@ def _run_gltf(path: Path, options: ExportOptions, draco: bool, tangents: bool) -
     image_format = "WEBP" if options.budget.image_format == "WEBP" else "AUTO"
     _call(bpy.ops.export_scene.gltf, {
         "filepath": str(path), "check_existing": False, "export_format": options.file_format,
-        "use_selection": options.selected_only, "export_apply": True,
+        "use_selection": options.selected_only, "use_active_scene": True, "export_apply": True,
         "export_image_format": image_format, "export_image_quality": options.budget.quality,
         "export_jpeg_quality": options.budget.quality, "export_keep_originals": False,
         "export_materials": "EXPORT", "export_cameras": False, "export_lights": False,

@@ -189,3 +189,20 @@ def test_selected_only_exports_the_selection(stylized_scene, bpy_module, tmp_pat
     _doc, images = read_gltf(out)
     assert set(images) == {"packed.png.restyle"}
     assert report["objects"] == 1 and report["triangles"] == 2 and report["draw_calls"] == 1
+    # Only the active scene is exported (the glTF exporter's default is every scene).
+    other = bpy.data.scenes.new("Other")
+    mat = bpy.data.materials.new("OtherOnly")
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    node = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    node.image = bpy.data.images.new("other_only", 16, 16)
+    mat.node_tree.links.new(node.outputs["Color"],
+                            mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+    mesh = bpy.data.objects["PackedPlane"].data.copy()
+    mesh.materials.clear()
+    mesh.materials.append(mat)
+    other.collection.objects.link(bpy.data.objects.new("OtherPlane", mesh))
+    export(bpy, tmp_path / "all.glb", selected_only=False)
+    doc_all, images = read_gltf(tmp_path / "all.glb")
+    assert "other_only" not in images and len(doc_all["scenes"]) == 1
+    assert hasattr(bpy.types, "RESTYLE_PT_export_vr")  # the panel registered under Restyle
