@@ -25,19 +25,30 @@ class RenderContent:
         return {"renders": [p.name for p in self.renders],
                 "textures": [d.as_report() for d in self.densities]}
 
+    def report_lines(self) -> list[str]:
+        """One line per measured texture, for the operator's report."""
+        lines = [f"Trained on {len(self.renders)} scene render(s) as well"] if self.renders else []
+        for d in self.densities:
+            seen = (f"{d.density:.2f} texels/px (1024 px view)" if d.density
+                    else "not seen by any view")
+            lines.append(f"Texel density {d.image}: {seen}, stroke scale {d.scale:.2f}")
+        return lines
 
-def prepare_render_content(scene: bpy.types.Scene, image_names: Sequence[str], job_dir: Path,
+
+def prepare_render_content(scene: bpy.types.Scene, objects: Sequence,
+                           image_names: Sequence[str], job_dir: Path,
                            training: bool) -> RenderContent:
     """Render the training views and measure texel density, as ``scene.restyle_render`` says.
 
-    ``image_names``: the original images the run stylizes; ``training``: whether the run
-    trains (renders are only worth making then). Files go under ``job_dir/renders``.
+    ``objects``: the run's objects (the orbit views frame them); ``image_names``: the
+    original images the run stylizes; ``training``: whether the run trains (renders are
+    only worth making then). Files go under ``job_dir/renders``.
     """
     settings = scene.restyle_render
     want_renders = training and settings.render_aware
     if not (want_renders or settings.consistent_scale) or not image_names:
         return RenderContent()
-    views = training_views(scene, settings.render_count)
+    views = training_views(scene, settings.render_count, objects)
     out = Path(job_dir) / "renders"
     content = RenderContent()
     if want_renders:

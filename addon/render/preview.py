@@ -9,8 +9,8 @@ the image in an Image Editor.
 
 from __future__ import annotations
 
+import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
@@ -22,15 +22,6 @@ from .views import camera_view, render_views, viewport_view
 PREVIEW_IMAGE = "Restyle Preview"
 _POLL_S = 0.25
 _TERMINAL = {"done", "failed", "cancelled"}
-
-
-@dataclass
-class PreviewRun:
-    """A submitted preview: the worker client, its job id and the plain render."""
-
-    client: object
-    job_id: str
-    render: Path
 
 
 def current_model(scene: bpy.types.Scene) -> str:
@@ -48,29 +39,58 @@ def current_model(scene: bpy.types.Scene) -> str:
     return settings.shipped_style
 
 
-def start_preview(context: bpy.types.Context, size: int, model: str) -> PreviewRun:
-    """Render the view and submit a stylize job for it (returns at once)."""
-    from ..preferences import get_prefs
-    from ..session import get_client, new_job_dir
+class PreviewRun:
+    """One preview: renders at creation, then ``step()`` submits, polls and finishes."""
 
-    scene = context.scene
-    settings = scene.restyle_render
-    view = viewport_view(context) or camera_view(scene)
-    job_dir = new_job_dir()
-    (render,) = render_views(scene, [view], job_dir, size or settings.preview_size,
-                             settings.engine, settings.samples, prefix="preview")
-    client = get_client(get_prefs(context))
-    client.wait_ready()
-    job_id = client.submit({"kind": "stylize", "model": model, "images": [str(render)],
-                            "settings": {}})
-    return PreviewRun(client, job_id, render)
+    def __init__(self, context: bpy.types.Context, size: int, model: str) -> None:
+        from ..preferences import get_prefs
+        from ..session import new_job_dir
+
+        scene = context.scene
+        settings = scene.restyle_render
+        self.prefs = get_prefs(context)
+        self.model = model
+        self.job_id: str | None = None
+        self.image: bpy.types.Image | None = None
+        self.error = ""
+        view = viewport_view(context) or camera_view(scene)
+        self.job_dir = new_job_dir()
+        (self.render,) = render_views(scene, [view], self.job_dir,
+                                      size or settings.preview_size, settings.engine,
+                                      settings.samples, prefix="preview")
+
+    def step(self) -> bool:
+        """One short request; True while the preview is still on its way."""
+        from ..session import get_client
+
+        client = get_client(self.prefs)
+        if not client.poll():
+            return True  # the worker is still starting
+        if self.job_id is None:
+            self.job_id = client.submit("stylize", model=self.model,
+                                        images=[client.ref(self.render)], settings={})
+            return True
+        state = client.job(self.job_id)
+        if state["state"] not in _TERMINAL:
+            return True
+        if state["state"] != "done":
+            self.error = f"Preview {state['state']}: {state.get('message') or 'no message'}"
+            return False
+        result = client.fetch_result(self.job_id, state["results"][0], self.job_dir)
+        self.image = show_result(result, self.render)
+        return False
+
+    def cancel(self) -> None:
+        """Stop the worker's job (Esc)."""
+        from ..session import get_client
+
+        if self.job_id is not None:
+            get_client(self.prefs).cancel(self.job_id)
 
 
-def finish_preview(run: PreviewRun, state: dict) -> bpy.types.Image:
-    """Copy the stylized render into the ``Restyle Preview`` image (made or resized)."""
-    if state["state"] != "done":
-        raise RuntimeError(f"Preview {state['state']}: {state.get('message') or 'no message'}")
-    loaded = bpy.data.images.load(state["results"][0]["path"], check_existing=False)
+def show_result(path: Path, render: Path) -> bpy.types.Image:
+    """Copy the stylized render at ``path`` into ``Restyle Preview`` (made or resized)."""
+    loaded = bpy.data.images.load(str(path), check_existing=False)
     try:
         width, height = loaded.size[:]
         pixels = np.empty(width * height * 4, np.float32)
@@ -84,7 +104,7 @@ def finish_preview(run: PreviewRun, state: dict) -> bpy.types.Image:
         image.scale(width, height)
     image.pixels.foreach_set(pixels)
     image.update()
-    image["restyle_render"] = str(run.render)  # the plain render it was made from
+    image["restyle_render"] = str(render)  # the plain render it was made from
     return image
 
 
@@ -113,41 +133,52 @@ class RESTYLE_OT_preview(bpy.types.Operator):
     model: StringProperty(name="Model", description="Style model name or folder (empty: "
                           "the panel's style)", default="")
 
+    _run: PreviewRun | None = None
+    _timer = None
+
     def execute(self, context):
+        from ..worker.client import WorkerError
+
         try:
-            run = start_preview(context, self.size, self.model or current_model(context.scene))
-        except Exception as exc:  # bad scene/settings or worker start-up: say why
+            run = PreviewRun(context, self.size, self.model or current_model(context.scene))
+            if bpy.app.background or context.window is None:
+                while run.step():
+                    time.sleep(_POLL_S / 2)
+                return self._end(context, run)
+        except (RuntimeError, ValueError, OSError, WorkerError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if bpy.app.background or context.window is None:
-            return self._wait(run)
-        bpy.app.timers.register(lambda: self._poll(run), first_interval=_POLL_S)
-        self.report({"INFO"}, "Stylizing the preview...")
-        return {"FINISHED"}
+        self._run = run
+        self._timer = context.window_manager.event_timer_add(_POLL_S, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
 
-    def _wait(self, run: PreviewRun) -> set:
-        """Headless: block until the worker answers, then fill the image."""
-        while (state := run.client.job(run.job_id))["state"] not in _TERMINAL:
-            time.sleep(_POLL_S / 2)
+    def modal(self, context, event):
+        from ..worker.client import WorkerError
+
+        run = self._run
         try:
-            finish_preview(run, state)
-        except RuntimeError as exc:
-            self.report({"ERROR"}, str(exc))
+            if event.type == "ESC" and event.value == "PRESS":
+                run.cancel()
+                run.error = "Preview cancelled"
+            elif event.type != "TIMER":
+                return {"PASS_THROUGH"}
+            elif run.step():
+                return {"RUNNING_MODAL"}
+        except (RuntimeError, OSError, WorkerError) as exc:
+            run.error = str(exc)
+        context.window_manager.event_timer_remove(self._timer)
+        if run.image is not None:
+            show_in_image_editor(context, run.image)
+        return self._end(context, run)
+
+    def _end(self, context, run: PreviewRun) -> set:
+        shutil.rmtree(run.job_dir, ignore_errors=True)
+        if run.error or run.image is None:
+            self.report({"ERROR"}, run.error or "Preview produced no image")
             return {"CANCELLED"}
+        self.report({"INFO"}, f"{PREVIEW_IMAGE}: {run.image.size[0]}x{run.image.size[1]}")
         return {"FINISHED"}
-
-    @staticmethod
-    def _poll(run: PreviewRun) -> float | None:
-        """Timer: check the job; on completion show the image (None stops the timer)."""
-        try:
-            state = run.client.job(run.job_id)
-            if state["state"] not in _TERMINAL:
-                return _POLL_S
-            image = finish_preview(run, state)
-            show_in_image_editor(bpy.context, image)
-        except Exception as exc:  # the timer must not raise into Blender's event loop
-            print(f"Restyle preview failed: {exc}")
-        return None
 
 
 def register() -> None:

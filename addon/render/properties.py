@@ -1,7 +1,5 @@
 """Scene settings for renders (``scene.restyle_render``): previews, render-aware training, scale."""
 
-from __future__ import annotations
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty
 
@@ -11,6 +9,7 @@ _ENGINE_TEXT = {
     "CYCLES": ("Cycles", "Cycles on the CPU at a few samples: the scene's own lighting"),
     "WORKBENCH": ("Workbench", "Workbench with texture colours and studio light: fastest"),
 }
+_ENGINE_ITEMS = [(e, *_ENGINE_TEXT[e]) for e in ENGINES]
 
 
 class RestyleRenderSettings(bpy.types.PropertyGroup):
@@ -36,7 +35,7 @@ class RestyleRenderSettings(bpy.types.PropertyGroup):
         default=384, min=64, max=2048,
     )
     engine: EnumProperty(
-        name="Engine", items=[(e, *_ENGINE_TEXT[e]) for e in ENGINES], default="CYCLES",
+        name="Engine", items=_ENGINE_ITEMS, default="CYCLES",
     )
     samples: IntProperty(
         name="Samples", description="Cycles samples per pixel for previews and renders",

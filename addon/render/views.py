@@ -43,21 +43,16 @@ def render_size(aspect: float, longest: int) -> tuple[int, int]:
     return max(1, round(longest * aspect)), longest
 
 
-def renderable_objects(scene: bpy.types.Scene, selected_only: bool = False) -> list:
-    """Geometry the renders will show: the selection when asked and non-empty, else all."""
-    objs = [o for o in scene.objects if o.type in RENDERABLE_TYPES and not o.hide_render]
-    if selected_only:
-        chosen = [o for o in objs if o.select_get()]
-        if chosen:
-            return chosen
-    return objs
+def renderable_objects(objects: Sequence) -> list:
+    """The geometry among ``objects`` that renders show (not hidden from renders)."""
+    return [o for o in objects if o.type in RENDERABLE_TYPES and not o.hide_render]
 
 
 def bounds(objects: Sequence) -> tuple[Vector, float]:
     """Centre and radius of the world-space bounding boxes of ``objects``."""
     corners = [o.matrix_world @ Vector(c) for o in objects for c in o.bound_box]
     if not corners:
-        raise ValueError("the scene has no visible geometry to render; add or unhide objects")
+        raise RuntimeError("the scene has no visible geometry to render; add or unhide objects")
     lo = Vector(tuple(min(c[i] for c in corners) for i in range(3)))
     hi = Vector(tuple(max(c[i] for c in corners) for i in range(3)))
     return (lo + hi) / 2.0, max((hi - lo).length / 2.0, 1e-3)
@@ -95,7 +90,7 @@ def orbit_views(center: Vector, radius: float, count: int, aspect: float = 1.0,
 def camera_view(scene: bpy.types.Scene) -> View:
     """The active camera, with the scene's output aspect; a clear error when there is none."""
     if scene.camera is None:
-        raise ValueError(f"scene '{scene.name}' has no active camera; add a camera or run "
+        raise RuntimeError(f"scene '{scene.name}' has no active camera; add a camera or run "
                          "this from a 3D viewport")
     r = scene.render
     aspect = (r.resolution_x * r.pixel_aspect_x) / max(1.0, r.resolution_y * r.pixel_aspect_y)
@@ -120,13 +115,17 @@ def viewport_view(context: bpy.types.Context) -> View | None:
     return View("viewport", matrix=matrix, ortho_scale=ortho, aspect=aspect)
 
 
-def training_views(scene: bpy.types.Scene, count: int, selected_only: bool = True,
+def training_views(scene: bpy.types.Scene, count: int, objects: Sequence | None = None,
                    aspect: float = 1.0) -> list[View]:
-    """The active camera (when there is one) plus orbit views up to ``count`` in total."""
+    """The active camera (when there is one) plus orbit views up to ``count`` in total.
+
+    The orbit views frame ``objects`` (the run's objects; the whole scene when None).
+    """
     views = [camera_view(scene)] if scene.camera is not None and count > 0 else []
     extra = count - len(views)
     if extra > 0:
-        center, radius = bounds(renderable_objects(scene, selected_only))
+        chosen = renderable_objects(scene.objects if objects is None else objects)
+        center, radius = bounds(chosen or renderable_objects(scene.objects))
         views += orbit_views(center, radius, extra, aspect)
     return views
 
@@ -158,6 +157,7 @@ def _mirror_exclusion(src, dst) -> None:
 def render_scene(source: bpy.types.Scene,
                  view_layer: bpy.types.ViewLayer | None = None) -> Iterator[bpy.types.Scene]:
     """A throw-away scene showing ``source``'s objects, world and colour management."""
+    had_result = any(i.type == "RENDER_RESULT" for i in bpy.data.images)
     tmp = bpy.data.scenes.new("restyle_render_tmp")
     try:
         for obj in source.collection.objects:
@@ -183,6 +183,9 @@ def render_scene(source: bpy.types.Scene,
         bpy.data.scenes.remove(tmp)
         if world is not None and world.get("restyle_temp_world"):
             bpy.data.worlds.remove(world)
+        if not had_result:  # leave bpy.data as it was: drop the "Render Result" we made
+            for image in [i for i in bpy.data.images if i.type == "RENDER_RESULT"]:
+                bpy.data.images.remove(image)
 
 
 def _camera_for(tmp: bpy.types.Scene, view: View) -> bpy.types.Object:
@@ -205,7 +208,7 @@ def _camera_for(tmp: bpy.types.Scene, view: View) -> bpy.types.Object:
 def use_engine(tmp: bpy.types.Scene, engine: str, samples: int) -> None:
     """Configure ``tmp`` for fast colour renders with Cycles or textured Workbench."""
     if engine not in ENGINES:
-        raise ValueError(f"render engine {engine!r} is not one of {', '.join(ENGINES)}")
+        raise RuntimeError(f"render engine {engine!r} is not one of {', '.join(ENGINES)}")
     if engine == "CYCLES":
         tmp.render.engine = "CYCLES"
         tmp.cycles.device = "CPU"

@@ -1,15 +1,31 @@
-"""A two-plane test scene whose texel densities differ 4x, and helpers to measure it."""
+"""Helpers for the render tests: a two-plane scene whose texel densities differ 4x.
+
+Pure functions (views, texel density, EXR reading) are imported from the source tree
+(``addon.render``) after the shared ``bpy_module`` fixture imported bpy, so they are
+tested even without the whole add-on registered; operators go through the installed
+extension. (No conftest.py here: a second ``conftest`` module would shadow the shared one.)
+"""
 
 from __future__ import annotations
 
+import importlib
 import math
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[2]
+
 PLANE_X = 1.1  # planes of size 2 centred at -1.1 and +1.1
 TEX_SIZE = 128
 UV_FACTOR = 4.0
+
+
+def render_modules(bpy) -> dict:
+    """``addon.render`` submodules from the source tree, after emptying the scene."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    names = ("exr", "views", "uv_density", "content")
+    return {n: importlib.import_module(f"addon.render.{n}") for n in names}
 
 
 def write_texture(bpy, path: Path, size: int = TEX_SIZE) -> Path:

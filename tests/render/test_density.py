@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from render_scenes import UV_FACTOR, build_two_planes, write_texture
+from render_scenes import UV_FACTOR, build_two_planes, render_modules, write_texture
 
 
-def test_uv_density_of_two_planes_differs_by_uv_factor(bpy_module, render_modules, tmp_path):
+def test_uv_density_of_two_planes_differs_by_uv_factor(bpy_module, tmp_path):
     """One shared texture; the plane whose UVs are scaled 4x shows 4x the texels per pixel."""
+    mods = render_modules(bpy_module)
     bpy = bpy_module
-    uv = render_modules["uv_density"]
-    views = render_modules["views"]
+    uv = mods["uv_density"]
+    views = mods["views"]
     scene_parts = build_two_planes(bpy, write_texture(bpy, tmp_path / "tex.png"), shared=True)
     passes_before = [m.pass_index for m in bpy.data.materials]
     scenes_before = len(bpy.data.scenes)
@@ -29,11 +30,12 @@ def test_uv_density_of_two_planes_differs_by_uv_factor(bpy_module, render_module
     assert not [o for o in bpy.data.objects if o.type == "CAMERA" and o.name != "TopCam"]
 
 
-def test_choose_scales_equalises_screen_stroke_size(bpy_module, render_modules, tmp_path):
+def test_choose_scales_equalises_screen_stroke_size(bpy_module, tmp_path):
     """Two datablocks of one file: the densely mapped one is stylized at 1/4 the scale."""
+    mods = render_modules(bpy_module)
     bpy = bpy_module
-    uv = render_modules["uv_density"]
-    views = render_modules["views"]
+    uv = mods["uv_density"]
+    views = mods["views"]
     parts = build_two_planes(bpy, write_texture(bpy, tmp_path / "tex.png"), shared=False)
     wide_img, dense_img = (img.name for img in parts["images"])
 
@@ -50,11 +52,12 @@ def test_choose_scales_equalises_screen_stroke_size(bpy_module, render_modules, 
     assert all(0.25 <= s <= 2.0 for s in (*scales.values(), *bigger.values()))
 
 
-def test_exr_reader_matches_openexr(bpy_module, render_modules, tmp_path):
+def test_exr_reader_matches_openexr(bpy_module, tmp_path):
     """The add-on's own EXR reader decodes Blender's multilayer EXR like the OpenEXR package."""
+    mods = render_modules(bpy_module)
     openexr = pytest.importorskip("OpenEXR")
     bpy = bpy_module
-    uv, views, exr = (render_modules[n] for n in ("uv_density", "views", "exr"))
+    uv, views, exr = (mods[n] for n in ("uv_density", "views", "exr"))
     build_two_planes(bpy, write_texture(bpy, tmp_path / "tex.png"), shared=True)
     uv.estimate_densities(bpy.context.scene, [views.camera_view(bpy.context.scene)],
                           tmp_path / "uv", longest=128)
@@ -70,10 +73,11 @@ def test_exr_reader_matches_openexr(bpy_module, render_modules, tmp_path):
         np.testing.assert_array_equal(ours[name], pixels, err_msg=name)
 
 
-def test_training_views_cover_the_scene(bpy_module, render_modules, tmp_path):
+def test_training_views_cover_the_scene(bpy_module, tmp_path):
     """Active camera first, then orbit views that all see the geometry; PNGs at the size."""
+    mods = render_modules(bpy_module)
     bpy = bpy_module
-    views = render_modules["views"]
+    views = mods["views"]
     build_two_planes(bpy, write_texture(bpy, tmp_path / "tex.png"), shared=True)
     chosen = views.training_views(bpy.context.scene, 4)
     assert chosen[0].name == "TopCam"
