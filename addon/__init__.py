@@ -13,6 +13,7 @@ SUBMODULES = (
     ".properties",
     ".operators",
     ".ui",
+    ".render",
 )
 
 

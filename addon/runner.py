@@ -26,6 +26,7 @@ from .jobs import (
 )
 from .paths import output_folder
 from .preferences import get_prefs
+from .render.content import prepare_render_content
 from .worker.client import WorkerDied, WorkerError
 
 #: Runs in progress, by scene name (one per scene); the cancel operator looks here.
@@ -60,7 +61,12 @@ class RestyleRun:
                 self.discovery.textures, self.job_dir, settings.max_size, self.skipped)
             style_paths = (export_style_images(settings, self.job_dir)
                            if needs_training(settings) else None)
+            self.renders = prepare_render_content(
+                context.scene, objects, [t.use.image.name for t in self.textures],
+                self.job_dir, needs_training(settings))
             self.body = build_restyle_job(context, self.textures, settings,
+                                          extra_content=self.renders.renders,
+                                          image_scales=self.renders.scales,
                                           style_paths=style_paths)
         except Exception:
             self._cleanup()
@@ -140,6 +146,8 @@ class RestyleRun:
         scene = bpy.data.scenes.get(self.scene_name)
         if scene is not None:
             scene.restyle.last_report = self.report()
+            if state == DONE and self.job.get("model"):  # the preview's model
+                scene.restyle["last_model"] = self.job["model"]
         self._cleanup()
         return state
 
@@ -162,6 +170,7 @@ class RestyleRun:
             head = f"Failed after {took:.1f} s: {self.error}"
         lines = [head]
         lines += [f"Skipped {name}: {why}" for name, why in self.skipped.items()]
+        lines += self.renders.report_lines() if self.state == DONE else []
         return "\n".join(lines)
 
     def _set_ui(self, state=None, progress=None, phase=None, eta=None) -> None:
