@@ -148,6 +148,13 @@ def _working_copy(image: bpy.types.Image, size: tuple[int, int]) -> bpy.types.Im
     return work
 
 
+def _save(work: bpy.types.Image, quality: int) -> None:
+    try:
+        work.save(quality=quality)
+    except TypeError:  # Blender builds whose Image.save() has no quality argument
+        work.save()
+
+
 def _uses_alpha(work: bpy.types.Image) -> bool:
     return work.depth in ALPHA_DEPTHS and bool(np.any(_pixels(work)[3::4] < 0.999))
 
@@ -181,7 +188,7 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path) 
             work = work or _working_copy(image, size)
             work.filepath_raw = str(dest)
             work.file_format = fmt
-            work.save(quality=budget.quality)
+            _save(work, budget.quality)
         else:
             dest.write_bytes(original)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
+from .properties import BLEND_RELATIVE
 from .vr_export import ExportError, export_vr
 
 
@@ -16,7 +17,7 @@ class RESTYLE_OT_export_vr(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     filepath: StringProperty(
-        name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE"},
+        name="File", subtype="FILE_PATH", default="", options={"SKIP_SAVE", *BLEND_RELATIVE},
         description="Output file (empty: the scene's Export for VR setting)")
 
     def execute(self, context):

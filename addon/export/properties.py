@@ -10,6 +10,9 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from .budget import Budget
 from .vr_export import ExportOptions
 
+# Blender 5.0 warns about "//" paths unless the property says it supports them (4.2 lacks
+# the flag and would refuse to register it).
+BLEND_RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (5, 0, 0) else set()
 SUMMARY_KEYS = ("file", "total_bytes", "texture_bytes", "gpu_texture_bytes", "triangles",
                 "materials", "draw_calls", "warnings", "report_file", "export_seconds")
 
@@ -18,7 +21,7 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
     """What the Export for VR panel edits; ``options()`` turns it into ExportOptions."""
 
     filepath: StringProperty(
-        name="File", subtype="FILE_PATH", default="//restyle_vr.glb",
+        name="File", subtype="FILE_PATH", default="//restyle_vr.glb", options=BLEND_RELATIVE,
         description="Output file; '//' is the folder of the .blend. The suffix follows "
                     "the format")
     file_format: EnumProperty(

@@ -52,6 +52,9 @@ def output_path(filepath: str, file_format: str) -> Path:
                           "or USDZ")
     if not filepath:
         raise ExportError("No output file given; set the export file path")
+    if filepath.startswith("//") and not bpy.data.filepath:
+        raise ExportError(f"Output path '{filepath}' is relative to the .blend file, which is "
+                          "not saved yet; save the .blend or choose an absolute path")
     path = Path(bpy.path.abspath(filepath))
     if path.is_dir() or filepath.endswith(("/", "\\")):
         raise ExportError(f"Output file '{path}' is a folder; add a file name such as "

@@ -163,6 +163,8 @@ def test_bad_input_gives_clear_errors(stylized_scene, bpy_module, tmp_path):
     blocker.write_text("a file where the output folder should be")
     with pytest.raises(RuntimeError, match="Cannot write to output folder"):
         bpy.ops.restyle.export_vr(filepath=str(blocker / "scene.glb"))
+    with pytest.raises(RuntimeError, match="not saved yet"):
+        bpy.ops.restyle.export_vr(filepath="//scene.glb")
     with pytest.raises(RuntimeError, match="is a folder"):
         bpy.ops.restyle.export_vr(filepath=str(tmp_path))
     # The exporter itself fails (file behind a dangling link): the scene is restored.
