@@ -128,13 +128,15 @@ def needs_training(settings) -> bool:
 
 
 def build_restyle_job(context, textures: list[ExportedTexture], settings,
-                      extra_content=(), image_scales: dict[str, float] | None = None,
-                      style_paths: list[Path] | None = None) -> dict:
+                      extra_content=(), image_scales: dict[str, float] | None = None, *,
+                      style_paths: list[Path] | None = None,
+                      content: list[Path] | None = None) -> dict:
     """The body of one ``restyle`` job (see DEVELOPERS.md) with local file paths as refs.
 
     ``extra_content``: more training content (e.g. scene renders); ``image_scales``:
-    stroke scale per original image name; ``style_paths``: exported style images
-    (needed when training). A shipped style without fitting is applied directly.
+    stroke scale per original image name; ``style_paths``: exported style images and
+    ``content``: the training textures (default: ``textures``), both needed only when
+    training. A shipped style without fitting is applied directly, with no training.
     """
     from .preferences import get_prefs
 
@@ -165,5 +167,6 @@ def build_restyle_job(context, textures: list[ExportedTexture], settings,
     if settings.style_source == "SHIPPED":
         values["init_from"] = settings.shipped_style
     job["styles"] = [str(p) for p in style_paths or ()]
-    job["content"] = [str(t.path) for t in textures] + [str(p) for p in extra_content]
+    base = content if content is not None else [t.path for t in textures]
+    job["content"] = [str(p) for p in base] + [str(p) for p in extra_content]
     return job

@@ -59,19 +59,33 @@ class RestyleRun:
         try:
             self.textures: list[ExportedTexture] = export_textures(
                 self.discovery.textures, self.job_dir, settings.max_size, self.skipped)
-            style_paths = (export_style_images(settings, self.job_dir)
-                           if needs_training(settings) else None)
+            training = needs_training(settings) and bool(self.textures)
+            style_paths = export_style_images(settings, self.job_dir) if training else None
+            content = self._training_content(context, settings) if training else None
             self.renders = prepare_render_content(
                 context.scene, objects, [t.use.image.name for t in self.textures],
-                self.job_dir, needs_training(settings))
+                self.job_dir, training)
             self.body = build_restyle_job(context, self.textures, settings,
                                           extra_content=self.renders.renders,
                                           image_scales=self.renders.scales,
-                                          style_paths=style_paths)
+                                          style_paths=style_paths, content=content)
         except Exception:
             self._cleanup()
             raise
         self._set_ui(state="STARTING", progress=0.0, phase="Starting the worker", eta=-1.0)
+
+    def _training_content(self, context, settings) -> list[Path]:
+        """Every colour texture of the scene, in scene order, as training content.
+
+        So "Stylize Selected" and "Stylize Scene" train the same model (one consistent
+        look) and the worker's cache, keyed by the content bytes, serves both.
+        """
+        scene_uses = discover(objects_materials(context.scene.objects)).textures
+        exported = {tex.use.name: tex.path for tex in self.textures}
+        others = [use for use in scene_uses if use.name not in exported]
+        for tex in export_textures(others, self.job_dir / "content", settings.max_size, {}):
+            exported[tex.use.name] = tex.path
+        return [exported[use.name] for use in scene_uses if use.name in exported]
 
     # ----------------------------------------------------------------- stepping
     def step(self) -> str:

@@ -1,0 +1,242 @@
+"""End to end in real Blender with a real worker: stylize, revert, save/reload, cancel, kill.
+
+Sizes are tiny (64 px textures, a few training steps): these check behaviour, not looks.
+A custom style image is used so the tests need no shipped model; the trained model is
+cached by the worker, so after the first test the others reuse it.
+"""
+
+import hashlib
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+STYLE_PAINTING = ROOT / "core" / "data" / "styles" / "starry_night.jpg"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _original_files(assets: Path) -> dict[str, str]:
+    return {p.name: _digest(p) for p in sorted(assets.rglob("*")) if p.is_file()}
+
+
+def _tiny_settings(bpy) -> None:
+    """A custom style image, 64 px textures, 3 training steps, no extra renders."""
+    settings = bpy.context.scene.restyle
+    settings.style_source = "IMAGES"
+    item = settings.style_images.add()
+    item.image = bpy.data.images.load(str(STYLE_PAINTING), check_existing=True)
+    settings.steps_override = 3
+    settings.max_size = 64
+    settings.effort = "QUICK"
+    render = bpy.context.scene.restyle_render  # renders are tested in tests/render
+    render.render_aware = False
+    render.consistent_scale = False
+
+
+def _node_images(bpy) -> dict[str, str]:
+    """Every image node in every material and group -> the image it shows."""
+    owners = [(m.name, m.node_tree) for m in bpy.data.materials if m.node_tree]
+    owners += [(g.name, g) for g in bpy.data.node_groups]
+    return {f"{owner}:{node.name}": (node.image.name if node.image else "")
+            for owner, tree in owners for node in tree.nodes if node.type == "TEX_IMAGE"}
+
+
+def _scene_state(bpy) -> dict:
+    """What a failed or cancelled run must leave exactly as it was."""
+    return {
+        "nodes": _node_images(bpy),
+        "images": sorted((i.name, i.filepath, i.use_fake_user, tuple(i.size)) for i in
+                         bpy.data.images),
+    }
+
+
+@pytest.fixture
+def stylized_scene(test_scene, bpy_module):
+    _tiny_settings(bpy_module)
+    return test_scene
+
+
+def test_stylize_scene_replaces_every_colour_texture(stylized_scene, bpy_module, restyle_addon):
+    bpy = bpy_module
+    scene = stylized_scene
+    before_files = _original_files(scene["assets"])
+    sizes = {name: tuple(bpy.data.images[name].size) for name in scene["colour"]}
+    non_colour = {n: (bpy.data.images[n].name, bpy.data.images[n].filepath)
+                  for n in scene["non_colour"]}
+
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+
+    report = bpy.context.scene.restyle.last_report
+    assert report.startswith(f"Restyled {len(scene['colour'])} texture(s)"), report
+    assert "Skipped missing.png: file not found" in report
+    for name in scene["colour"]:
+        stylized = bpy.data.images[name + ".restyle"]
+        assert stylized["restyle_original"] == bpy.data.images[name]
+        assert tuple(stylized.size) == sizes[name], name
+        assert bpy.data.images[name].use_fake_user
+    nodes = _node_images(bpy)
+    assert not any(v in scene["colour"] for v in nodes.values())
+    for name, (_n, path) in non_colour.items():
+        assert bpy.data.images[name].filepath == path
+        assert name in nodes.values()
+    assert _original_files(scene["assets"]) == before_files
+
+
+def test_revert_restores_originals_and_running_again_does_not_stack(stylized_scene, bpy_module):
+    bpy = bpy_module
+    before = _scene_state(bpy)
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    names = [i.name for i in bpy.data.images]
+    assert not any(n.endswith(".restyle.001") for n in names), names
+    assert sum(n.endswith(".restyle") for n in names) == len(stylized_scene["colour"])
+    assert bpy.ops.restyle.revert(scope="ALL") == {"FINISHED"}
+    assert _scene_state(bpy) == before
+
+
+def test_save_reload_keeps_stylized_look_and_revert(stylized_scene, bpy_module, tmp_path):
+    bpy = bpy_module
+    blend = tmp_path / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    before = _scene_state(bpy)
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    out_dir = tmp_path / "restyle"
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert len(files) == len(stylized_scene["colour"]), files
+    stylized = _node_images(bpy)
+    bpy.ops.wm.save_mainfile()
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    assert _node_images(bpy) == stylized
+    for name in stylized_scene["colour"]:
+        image = bpy.data.images[name + ".restyle"]
+        assert image.has_data or image.size[0] > 0
+        assert image["restyle_original"].name == name
+    assert bpy.ops.restyle.revert(scope="ALL") == {"FINISHED"}
+    assert _scene_state(bpy) == before
+
+
+def _cached_models() -> set[str]:
+    models = Path(os.environ["RESTYLE_CACHE"]) / "models"
+    return {p.name for p in models.iterdir()} if models.is_dir() else set()
+
+
+def test_stylize_selected_only_touches_selection_and_reuses_scene_model(stylized_scene,
+                                                                         bpy_module):
+    bpy = bpy_module
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    assert bpy.ops.restyle.revert() == {"FINISHED"}
+    models = _cached_models()
+    assert models, "training should have cached a model"
+    for obj in bpy.context.scene.objects:
+        obj.select_set(obj.name == "PackedPlane")
+    assert bpy.ops.restyle.stylize_selected() == {"FINISHED"}
+    assert [i.name for i in bpy.data.images if i.name.endswith(".restyle")] == [
+        "packed.png.restyle"]
+    assert bpy.data.images["packed.png.restyle"].packed_file is not None  # unsaved .blend
+    assert _cached_models() == models  # trained on the whole scene: same model, no retrain
+
+
+def test_output_folder_preference_and_revert_selected(stylized_scene, bpy_module, tmp_path,
+                                                      restyle_addon):
+    bpy = bpy_module
+    prefs = bpy.context.preferences.addons[restyle_addon.__name__].preferences
+    prefs.output_dir = str(tmp_path / "stylized")
+    try:
+        assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    finally:
+        prefs.output_dir = ""
+    written = sorted(p.name for p in (tmp_path / "stylized").iterdir())
+    assert "crate.jpg.restyle.jpg" in written or "crate.jpg.restyle.png" in written, written
+    assert bpy.data.images["crate.jpg.restyle"].packed_file is None
+    for obj in bpy.context.scene.objects:
+        obj.select_set(obj.name == "SharedPlane")
+    assert bpy.ops.restyle.revert(scope="SELECTED") == {"FINISHED"}
+    shared = bpy.data.materials["SharedCrate"].node_tree.nodes
+    crate = bpy.data.materials["Crate"].node_tree.nodes
+    assert next(n for n in shared if n.type == "TEX_IMAGE").image.name == "crate.jpg"
+    crate_colour = crate["Principled BSDF"].inputs["Base Color"].links[0].from_node
+    assert crate_colour.image.name == "crate.jpg.restyle"  # not selected: still stylized
+
+
+def test_missing_worker_python_is_a_clear_error(stylized_scene, bpy_module, restyle_addon):
+    bpy = bpy_module
+    session = restyle_addon.addon.session
+    prefs = bpy.context.preferences.addons[restyle_addon.__name__].preferences
+    before = _scene_state(bpy)
+    saved, prefs.worker_python = prefs.worker_python, "/nonexistent/python"
+    session.drop_client()
+    try:
+        with pytest.raises(RuntimeError, match="Worker Python"):
+            bpy.ops.restyle.stylize_scene()
+    finally:
+        prefs.worker_python = saved
+    assert _scene_state(bpy) == before
+
+
+def _in_thread_when_running(restyle_addon, scene_name: str, action) -> threading.Thread:
+    """Call ``action(run)`` from a thread once the scene's run has a running job."""
+    runner = restyle_addon.addon.runner
+
+    def watch() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            run = runner.ACTIVE.get(scene_name)
+            if run is not None and run.job.get("state") == "running":
+                action(run)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def _fresh_training(bpy) -> None:
+    """Make the run need a new model (a different step count) so it runs for a while."""
+    bpy.context.scene.restyle.steps_override = 400
+
+
+def test_cancel_mid_job_leaves_scene_unchanged(stylized_scene, bpy_module, restyle_addon):
+    bpy = bpy_module
+    _fresh_training(bpy)
+    before = _scene_state(bpy)
+    thread = _in_thread_when_running(restyle_addon, bpy.context.scene.name,
+                                     lambda run: run.request_cancel())
+    assert bpy.ops.restyle.stylize_scene() == {"CANCELLED"}
+    thread.join(5)
+    assert bpy.context.scene.restyle.last_report.startswith("Cancelled")
+    assert _scene_state(bpy) == before
+
+
+def test_killed_worker_is_reported_and_next_run_works(stylized_scene, bpy_module,
+                                                       restyle_addon):
+    bpy = bpy_module
+    session = restyle_addon.addon.session
+    _fresh_training(bpy)
+    before = _scene_state(bpy)
+    killed = []
+
+    def kill(_run) -> None:
+        pid = session.current_client().pid
+        killed.append(pid)
+        os.kill(pid, signal.SIGKILL)
+
+    thread = _in_thread_when_running(restyle_addon, bpy.context.scene.name, kill)
+    with pytest.raises(RuntimeError, match="worker stopped unexpectedly"):
+        bpy.ops.restyle.stylize_scene()  # an error report raises when called from Python
+    thread.join(5)
+    report = bpy.context.scene.restyle.last_report
+    assert killed and report.startswith("Failed"), report
+    assert "killed by signal 9" in report
+    assert _scene_state(bpy) == before
+
+    bpy.context.scene.restyle.steps_override = 3
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+    assert session.current_client().pid != killed[0]
