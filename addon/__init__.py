@@ -14,6 +14,7 @@ SUBMODULES = (
     ".operators",
     ".ui",
     ".render",
+    ".export",
 )
 
 
