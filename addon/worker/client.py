@@ -239,12 +239,23 @@ class WorkerClient:
         return self.upload(path) if self.is_remote else os.path.abspath(path)
 
     def upload(self, path: str | os.PathLike) -> str:
-        """Send a file's bytes to the worker (``POST /uploads``); returns the upload id."""
+        """Send a file's bytes to the worker (``POST /uploads``); returns the upload id.
+
+        The size is checked against the worker's limit first: a worker refusing a big
+        body mid-send resets the connection, which would hide its 413 message.
+        """
         path = Path(path)
         try:
             size = path.stat().st_size
         except OSError as error:
             raise WorkerError(f"Cannot upload '{path}': {error.strerror}.") from error
+        limit = self.health().get("max_upload_bytes")
+        if limit is not None and size > limit:
+            raise WorkerError(
+                f"'{path.name}' is {size / 2**20:.2f} MB, over the worker's upload limit of "
+                f"{limit / 2**20:.2f} MB; scale the image down or raise --max-upload-mb.",
+                status=413,
+            )
         headers = {
             "Content-Type": "application/octet-stream",
             "Content-Length": str(size),

@@ -70,6 +70,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             "torch": torch.__version__,
             "queue": jobs.waiting(),
             "running": running.id if running else None,
+            "max_upload_bytes": config.max_upload_bytes,
         }
 
     @app.get("/styles")

@@ -93,3 +93,4 @@ class HealthReply(BaseModel):
     torch: str
     queue: int = Field(description="Jobs waiting (not counting the running one).")
     running: str | None = Field(None, description="Id of the running job, if any.")
+    max_upload_bytes: int = Field(description="Largest body POST /uploads accepts.")

@@ -62,23 +62,28 @@ def outside(inputs: Path) -> Path:
     return (inputs / "link.png").resolve().parent
 
 
-def make_client(tmp: Path, inputs: Path, **options) -> WorkerClient:
-    """A local client on a private jobs dir and cache, small upload limit, CPU."""
-    return WorkerClient(
-        find_worker_python() or sys.executable,
-        jobs_dir=tmp / "jobs",
-        allow_roots=[inputs],
-        device="cpu",
-        env={"RESTYLE_CACHE": str(tmp / "cache")},
-        extra_args=["--max-upload-mb", str(UPLOAD_LIMIT_MB)],
-        **options,
-    )
+@pytest.fixture(scope="session")
+def make_client(tmp_path_factory: pytest.TempPathFactory, inputs: Path):
+    """Factory of local clients, each on a private jobs dir and cache, CPU, tiny upload limit."""
+
+    def make() -> WorkerClient:
+        tmp = tmp_path_factory.mktemp("worker")
+        return WorkerClient(
+            find_worker_python() or sys.executable,
+            jobs_dir=tmp / "jobs",
+            allow_roots=[inputs],
+            device="cpu",
+            env={"RESTYLE_CACHE": str(tmp / "cache")},
+            extra_args=["--max-upload-mb", str(UPLOAD_LIMIT_MB)],
+        )
+
+    return make
 
 
 @pytest.fixture(scope="module")
-def worker(tmp_path_factory: pytest.TempPathFactory, inputs: Path):
+def worker(make_client):
     """One running local worker for the module (stopped at the end)."""
-    client = make_client(tmp_path_factory.mktemp("worker"), inputs)
+    client = make_client()
     client.wait_ready(120)
     yield client
     client.stop()

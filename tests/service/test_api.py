@@ -96,7 +96,7 @@ def test_remote_style_upload_stylize_and_download(worker: WorkerClient, tiny_mod
 
 def test_restyle_progress_rises_and_reports_the_model(worker: WorkerClient, inputs: Path,
                                                       tiny_train: dict) -> None:
-    settings = {**tiny_train, "steps": 12, "seed": 2}
+    settings = {**tiny_train, "steps": 6, "seed": 2}
     job_id = worker.submit("restyle", styles=[inputs / "style.png"],
                            images=[inputs / "content.png"], settings=settings)
     seen = []
@@ -158,13 +158,20 @@ def test_paths_outside_allowed_roots_are_403(worker: WorkerClient, inputs: Path,
 
 
 def test_oversized_upload_is_413(worker: WorkerClient, tmp_path: Path) -> None:
+    limit = worker.health()["max_upload_bytes"]  # the module's worker allows 0.05 MB
+    status, reply = raw(worker, "POST", "/uploads", data=os.urandom(limit + 20_000),
+                        content_type="application/octet-stream")
+    assert status == 413 and "limit" in reply["detail"]
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(80_000))  # the module's worker allows 0.05 MB
-    with pytest.raises(WorkerError, match="limit") as caught:
+    big.write_bytes(os.urandom(5 * 2**20))
+    with pytest.raises(WorkerError, match=r"big\.bin.*limit") as caught:
         worker.upload(big)
     assert caught.value.status == 413
+    small = tmp_path / "small.bin"
+    small.write_bytes(os.urandom(limit))
+    assert len(worker.upload(small)) == 32
     uploads = Path(worker.jobs_dir) / "uploads"
-    assert not any("big" in str(p) for p in uploads.rglob("*"))
+    assert [p.name for p in uploads.rglob("*.bin")] == ["small.bin"]
     assert worker.health()["status"] == "ok"
 
 
@@ -245,3 +252,13 @@ def test_stylize_can_name_a_train_job_as_its_model(worker: WorkerClient, inputs:
     state = worker.wait_job(stylize_id, timeout=120)
     assert state["state"] == "done", state["message"]
     assert worker.job(train_id)["state"] == "done"
+
+
+def test_restyle_with_a_given_model_skips_training(worker: WorkerClient, inputs: Path,
+                                                   tiny_model: str) -> None:
+    job_id = worker.submit("restyle", model=tiny_model, images=[inputs / "content.png"],
+                           settings={"steps": 100_000})  # would take hours if it trained
+    state = worker.wait_job(job_id, timeout=120)
+    assert state["state"] == "done", state["message"]
+    assert state["model"] == tiny_model
+    assert [r["name"] for r in state["results"]] == ["content.png"]

@@ -1,0 +1,134 @@
+"""The client's process handling: a killed worker is reported and replaced, orphans exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from addon.worker.client import EXTENSION_ROOT, WorkerDied, find_worker_python
+
+PYTHON = find_worker_python() or sys.executable
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def wait_until(condition, timeout: float) -> bool:
+    """Poll ``condition`` until true or ``timeout`` passes (a bound, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_killed_worker_is_reported_then_replaced(make_client, inputs: Path,
+                                                 tiny_train: dict) -> None:
+    client = make_client()
+    client.wait_ready(120)
+    long_job = client.submit("train", styles=[inputs / "style.png"],
+                             content=[inputs / "content.png"],
+                             settings={**tiny_train, "steps": 100_000})
+    assert wait_until(lambda: client.job(long_job)["state"] == "running", 60)
+    old_pid = client.pid
+    os.kill(old_pid, signal.SIGKILL)
+    died = None
+    for _ in range(40):  # the add-on polls like this from a timer; 40 x 50 ms = 2 s
+        try:
+            client.job(long_job)
+        except WorkerDied as error:
+            died = error
+            break
+        time.sleep(0.05)
+    assert died is not None, "a SIGKILLed worker was not reported within 2 s"
+    assert died.exit_code == -signal.SIGKILL
+    assert "killed by signal 9" in str(died)
+    assert "restyle serve: jobs in" in died.log_tail  # the worker's own startup line
+    assert not client.ready
+
+    fresh_job = client.submit("train", styles=[inputs / "style.png"],
+                              content=[inputs / "content.png"], settings=tiny_train)
+    assert client.pid != old_pid
+    assert client.wait_job(fresh_job, timeout=120)["state"] == "done"
+    new_pid = client.pid
+    client.stop()
+    assert not running(new_pid)
+
+
+def test_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """The 'Blender' here is a Python process that starts a worker, then gets SIGKILLed."""
+    blender = subprocess.Popen(
+        [PYTHON, "-c",
+         "import sys, time\n"
+         f"sys.path.insert(0, {str(EXTENSION_ROOT)!r})\n"
+         "from addon.worker.client import WorkerClient\n"
+         f"client = WorkerClient({PYTHON!r}, jobs_dir={str(tmp_path / 'jobs')!r}, device='cpu')\n"
+         "client.wait_ready(120)\n"
+         "print(client.pid, flush=True)\n"
+         "time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        worker_pid = int(blender.stdout.readline())
+        assert running(worker_pid)
+        blender.kill()
+        blender.wait()
+        assert wait_until(lambda: not running(worker_pid), 20), "orphaned worker kept running"
+    finally:
+        blender.kill()
+        if running(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+    log = (tmp_path / "jobs" / "worker.log").read_text()
+    assert "is gone; exiting" in log
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--host", "0.0.0.0"], "--token"),
+        (["--allow-root", "/no/such/folder"], "/no/such/folder"),
+        (["--port", "70000"], "--port"),
+    ],
+)
+def test_serve_refuses_unsafe_or_bad_options(args: list[str], needle: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(EXTENSION_ROOT)}
+    env.pop("RESTYLE_TOKEN", None)
+    done = subprocess.run([PYTHON, "-m", "core", "serve", *args], capture_output=True,
+                          text=True, env=env, cwd=EXTENSION_ROOT, timeout=60)
+    assert done.returncode == 2
+    assert needle in done.stderr
+    assert "RESTYLE_READY" not in done.stdout
+
+
+def test_find_worker_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RESTYLE_PYTHON", raising=False)
+    venv_python = tmp_path / "project" / ".venv" / "bin" / "python"
+    if os.name == "nt":
+        venv_python = tmp_path / "project" / ".venv" / "Scripts" / "python.exe"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text("")
+    nested = tmp_path / "project" / "build" / "restyle"
+    nested.mkdir(parents=True)
+    assert find_worker_python(nested) == str(venv_python)
+    assert find_worker_python(tmp_path / "elsewhere") in (None, *_real_venvs(tmp_path))
+    monkeypatch.setenv("RESTYLE_PYTHON", sys.executable)
+    assert find_worker_python(nested) == sys.executable
+
+
+def _real_venvs(start: Path) -> list[str]:
+    """A .venv above the temp folder would legitimately be found; allow for it."""
+    return [str(p / ".venv/bin/python") for p in start.parents if (p / ".venv/bin/python").exists()]
