@@ -9,6 +9,7 @@ it the way a user would. Tests that do not ask for these fixtures never import b
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -119,16 +120,11 @@ def copy_assets(dest: Path) -> Path:
 
 
 def import_demo_models(bpy, assets: Path) -> list:
-    """Import the CC0 crate, barrel and rock side by side; returns the new objects."""
-    placed = []
-    for i, (folder, name) in enumerate((("crate", "crate.obj"), ("barrel", "barrel.obj"),
-                                        ("rock1", "rock1.obj"))):
-        before = set(bpy.data.objects)
-        bpy.ops.wm.obj_import(filepath=str(assets / folder / name))
-        for obj in set(bpy.data.objects) - before:
-            obj.location.x += (i - 1) * 3.0
-            placed.append(obj)
-    return placed
+    """The crate, barrel and rock, imported by the demo's own scene code."""
+    spec = importlib.util.spec_from_file_location("demo_scene", ROOT / "scripts" / "demo_scene.py")
+    demo_scene = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_scene)
+    return demo_scene.import_demo_models(bpy, assets)
 
 
 def _write_png(bpy, path: Path, size: int, rgba) -> Path:
