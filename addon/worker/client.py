@@ -225,6 +225,10 @@ class WorkerClient:
         """Ask the worker to stop a job; returns its state (final a moment later)."""
         return self._call("POST", f"/jobs/{urllib.parse.quote(job_id)}/cancel")
 
+    def delete(self, job_id: str) -> None:
+        """Delete a finished job and its result files on the worker (after fetching them)."""
+        self._call("DELETE", f"/jobs/{urllib.parse.quote(job_id)}")
+
     def wait_job(self, job_id: str, timeout: float | None = None, interval: float = 0.2) -> dict:
         """Block until the job is done, failed or cancelled (headless scripts); its state."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -384,7 +388,7 @@ class WorkerClient:
                 if sink is not None:
                     shutil.copyfileobj(response, sink)
                     return None
-                return json.loads(response.read() or b"null")
+                return json.loads(response.read() or b"null")  # 204 has no body
         except urllib.error.HTTPError as error:
             raise self._http_error(error, base) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:

@@ -104,6 +104,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
         job.request_cancel()
         return job.snapshot()
 
+    @app.delete("/jobs/{job_id}", status_code=204)
+    def delete(job_id: str) -> None:
+        """Forget a finished job and delete its folder (results), so a server's disk stays free."""
+        job = _job(job_id)
+        if job.snapshot()["state"] in ("queued", "running"):
+            raise HTTPException(409, f"Job {job_id} is still {job.state}; cancel it first.")
+        jobs.forget(job_id)
+        shutil.rmtree(job.folder, ignore_errors=True)
+
     @app.get("/jobs/{job_id}/results/{name}")
     def result(job_id: str, name: str) -> FileResponse:
         """The bytes of one result of a finished job (for remote clients)."""

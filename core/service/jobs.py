@@ -140,6 +140,11 @@ class JobQueue:
         with self._lock:
             return self._jobs.get(job_id)
 
+    def forget(self, job_id: str) -> None:
+        """Drop a finished job from the registry (its id then answers 404)."""
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
     def waiting(self) -> int:
         """How many jobs are queued and not yet started."""
         with self._lock:

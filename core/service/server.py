@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     port = sock.getsockname()[1]
     ready = READY_PREFIX + json.dumps({"port": port, "pid": os.getpid(), "version": __version__})
     server = _AnnouncingServer(
-        uvicorn.Config(create_app(config), log_level="info", access_log=False, lifespan="on"),
+        uvicorn.Config(create_app(config), log_level="info", access_log=False, lifespan="on",
+                       timeout_graceful_shutdown=EXIT_GRACE_S / 2),
         announce=lambda: print(ready, flush=True),
     )
     if args.parent_pid:

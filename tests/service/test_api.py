@@ -78,6 +78,11 @@ def test_train_then_stylize_end_to_end(worker: WorkerClient, tiny_model: str, in
         with Image.open(result["path"]) as image:
             assert image.size == (48, 48)
         assert worker.fetch_result(state, result, tmp_path).is_file()
+    worker.delete(job_id)
+    assert not (Path(worker.jobs_dir) / job_id).exists()
+    with pytest.raises(WorkerError) as caught:
+        worker.job(job_id)
+    assert caught.value.status == 404
 
 
 def test_remote_style_upload_stylize_and_download(worker: WorkerClient, tiny_model: str,

@@ -114,6 +114,18 @@ def test_serve_refuses_unsafe_or_bad_options(args: list[str], needle: str) -> No
     assert "RESTYLE_READY" not in done.stdout
 
 
+def test_client_needs_only_the_standard_library() -> None:
+    """Blender's Python has no third-party packages: -S hides site-packages entirely."""
+    code = (f"import sys; sys.path.insert(0, {str(EXTENSION_ROOT)!r}); "
+            "import addon.worker.client as c; c.WorkerClient(url='http://127.0.0.1:9'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('bpy', 'torch', 'numpy', 'PIL', 'fastapi', 'pydantic')))")
+    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_find_worker_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RESTYLE_PYTHON", raising=False)
     venv_python = tmp_path / "project" / ".venv" / "bin" / "python"
