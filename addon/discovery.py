@@ -106,7 +106,10 @@ def objects_materials(objects) -> list:
     for obj in objects:
         for slot in getattr(obj, "material_slots", ()):
             mat = slot.material
-            if mat is not None and mat.node_tree is not None and mat.name_full not in seen:
+            if mat is None or mat.node_tree is None or mat.name_full in seen:
+                continue
+            # Before 5.0 a material can keep a node tree it does not render with.
+            if bpy.app.version >= (5, 0, 0) or mat.use_nodes:
                 seen.add(mat.name_full)
                 found.append(mat)
     return found

@@ -240,3 +240,24 @@ def test_killed_worker_is_reported_and_next_run_works(stylized_scene, bpy_module
     bpy.context.scene.restyle.steps_override = 3
     assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
     assert session.current_client().pid != killed[0]
+
+
+def test_stepped_run_updates_the_panel_state(stylized_scene, bpy_module, restyle_addon):
+    """The path the modal operator takes: one short step per timer tick, state on the scene."""
+    bpy = bpy_module
+    runner = restyle_addon.addon.runner
+    props = bpy.context.scene.restyle
+    run = runner.start_run(bpy.context, list(bpy.context.scene.objects), "test")
+    seen = [(props.job_state, props.job_progress)]
+    assert bpy.context.scene.name in runner.ACTIVE
+    assert not bpy.ops.restyle.stylize_scene.poll()  # one run per scene at a time
+    while run.step() == runner.RUNNING:
+        seen.append((props.job_state, props.job_progress))
+        time.sleep(0.05)
+    assert seen[0] == ("STARTING", 0.0)
+    assert "RUNNING" in {state for state, _ in seen}
+    progress = [p for _, p in seen]
+    assert progress == sorted(progress)
+    assert (props.job_state, props.job_progress, props.job_phase) == ("DONE", 1.0, "Done")
+    assert bpy.context.scene.name not in runner.ACTIVE
+    assert props.last_report.startswith("Restyled 8 texture(s)")
