@@ -7,8 +7,10 @@ field, exactly as in one untiled pass; neighbouring tiles also overlap by a
 small feathered band, a guard against any residual difference. At the image
 border the generator pads itself, as it would untiled; on a seamless axis the
 tile instead reads across the border (circular padding), so the result wraps.
-All ``TileNorm`` statistics are measured once for the whole image
-(``shared_statistics``), so every tile is normalised alike.
+All ``TileNorm`` statistics are measured once (``shared_statistics``): on the
+whole image, or beyond 1 MP on a batch of full-resolution crops spread over it,
+so every tile is normalised alike. Images up to 1 MP run in one pass instead:
+the statistics pass would need that memory anyway, and gives the same result.
 
 Output rows are produced one strip of tiles at a time and written straight into
 the output array in the input's own dtype (uint8 for an 8-bit texture), so an
@@ -20,7 +22,6 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from contextlib import nullcontext
 from itertools import pairwise
 
 import numpy as np
@@ -30,10 +31,14 @@ from ..model.norm import shared_statistics
 from ..progress import ProgressFn, check_cancel, report
 from .imageio import from_float, to_float
 
-#: Measure norm statistics on the whole image up to this many pixels, else on crops.
+#: Up to this many pixels the image runs in one pass: the statistics pass would need
+#: that memory anyway, and its output is exactly what the tiles would give.
+ONE_PASS_MAX_PIXELS = 1024 * 1024
+#: Up to this many pixels norm statistics come from the whole image, else from crops.
 WHOLE_STATS_MAX_PIXELS = 1024 * 1024
 STATS_CROP = 256
-STATS_CROPS = 12
+STATS_CROPS = 32  # at most; about STATS_SHARE of the image, at least 4 crops
+STATS_SHARE = 0.15
 
 #: finish(stylized, source) -> final, all float32 (h, w, 3): strength, colour keeping.
 FinishFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -74,9 +79,12 @@ def is_tileable(rgb: np.ndarray) -> tuple[bool, bool]:
         if size < 8:
             return False
         rows = np.unique(np.linspace(0, size - 2, min(64, size - 1)).astype(int))
-        pick = image[:, :: max(1, image.shape[1] // 1024)].astype(np.float32) / scale
-        interior = np.abs(pick[rows] - pick[rows + 1]).mean()
-        seam = np.abs(pick[0] - pick[-1]).mean()
+        step = max(1, image.shape[1] // 1024)  # a 1024-sample row is plenty
+        pick = image[np.concatenate([rows, rows + 1, [0, size - 1]]), ::step]
+        pick = pick.astype(np.float32) / scale
+        count = len(rows)
+        interior = np.abs(pick[:count] - pick[count : 2 * count]).mean()
+        seam = np.abs(pick[-2] - pick[-1]).mean()
         return bool(seam <= 2.0 * interior + 1.0 / 255.0)
 
     return wraps(rgb), wraps(rgb.transpose(1, 0, 2))
@@ -135,17 +143,28 @@ class _Tiler:
         xs = source_index(self.width, x0, x1, self.wrap[1])
         return to_float(self.rgb[np.ix_(ys, xs)])
 
+    def whole(self) -> tuple[np.ndarray, int, int]:
+        """The padded image (1, h, w, 3) with ``context`` wrapped around on seamless axes,
+        and the offset of the image inside it."""
+        top = self.context if self.wrap[0] else 0
+        left = self.context if self.wrap[1] else 0
+        height, width = self.padded
+        return self.read(-top, height + top, -left, width + left)[None], top, left
+
     def stats_sample(self) -> np.ndarray:
-        """The whole padded image if small enough, else a batch of full-resolution crops."""
+        """The whole image if small enough, else a batch of full-resolution crops."""
         height, width = self.padded
         if height * width <= WHOLE_STATS_MAX_PIXELS:
-            return self.read(0, height, 0, width)[None]
+            return self.whole()[0]
         size_y, size_x = min(STATS_CROP, height), min(STATS_CROP, width)
-        side = int(np.ceil(np.sqrt(STATS_CROPS)))
+        count = round(STATS_SHARE * height * width / (size_y * size_x))
+        count = min(STATS_CROPS, max(4, count))
+        side = int(np.ceil(np.sqrt(count)))
         tops = np.linspace(0, height - size_y, side).astype(int) // self.multiple * self.multiple
         lefts = np.linspace(0, width - size_x, side).astype(int) // self.multiple * self.multiple
-        crops = [self.read(t, t + size_y, s, s + size_x) for t in tops for s in lefts]
-        return np.stack(crops[:: max(1, len(crops) // STATS_CROPS)][:STATS_CROPS])
+        spots = [(t, s) for t in tops for s in lefts]
+        spots = [spots[i] for i in np.linspace(0, len(spots) - 1, count).astype(int)]
+        return np.stack([self.read(t, t + size_y, s, s + size_x) for t, s in spots])
 
 
 def _to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -164,22 +183,33 @@ def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = 512,
     """
     geo = _Tiler(rgb, generator, tile, wrap)
     device = next(generator.parameters()).device
-    total = len(geo.rows) * len(geo.cols)
-    out = np.empty_like(rgb)
     with _model_lock(generator), torch.inference_mode():
-        report(progress, 0.0, "stylize", "measuring image statistics")
         check_cancel(cancel)
-        # One plain tile computes exactly these statistics itself: skip the extra pass.
-        single = total == 1 and not any(wrap)
-        stats = nullcontext() if single else shared_statistics(
-            generator, _to_tensor(geo.stats_sample(), device))
-        with stats:
+        if geo.padded[0] * geo.padded[1] <= ONE_PASS_MAX_PIXELS:
+            out = _run_whole(generator, geo, finish, device)
+            report(progress, 1.0, "stylize", "tile 1/1")
+            return out
+        total = len(geo.rows) * len(geo.cols)
+        out = np.empty_like(rgb)
+        report(progress, 0.0, "stylize", "measuring image statistics")
+        with shared_statistics(generator, _to_tensor(geo.stats_sample(), device)):
             carry: np.ndarray | None = None
             for r in range(len(geo.rows)):
                 carry = _run_strip(generator, geo, r, carry, out, finish, device,
                                    progress, cancel, total)
     report(progress, 1.0, "stylize", f"{total} tiles done")
     return out
+
+
+def _run_whole(generator: torch.nn.Module, geo: _Tiler, finish: FinishFn | None,
+               device: torch.device) -> np.ndarray:
+    """One untiled pass; its own instance statistics equal the shared ones exactly."""
+    sample, top, left = geo.whole()
+    result = generator(_to_tensor(sample, device)).clamp_(0.0, 1.0)[0].float()
+    styl = result.permute(1, 2, 0).cpu().numpy()[top : top + geo.height, left : left + geo.width]
+    if finish is not None:
+        styl = finish(styl, to_float(geo.rgb))
+    return from_float(styl, geo.rgb.dtype)
 
 
 def _run_strip(generator: torch.nn.Module, geo: _Tiler, r: int, carry: np.ndarray | None,

@@ -10,7 +10,7 @@ from PIL import Image
 from tiny_models import smooth_image, tileable_image, tiny_model, to_uint8
 
 from core.errors import BadInput, Cancelled
-from core.inference import StylizeSettings, stylize_array, stylize_file
+from core.inference import StylizeSettings, stylize_array, stylize_file, tiling
 from core.inference.stylize import _TO_YCC
 
 
@@ -63,7 +63,8 @@ def test_scale_runs_at_another_resolution_and_returns_the_original_size(model):
         assert out.shape == image.shape and out.dtype == np.uint8
 
 
-def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path):
+def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path, monkeypatch):
+    monkeypatch.setattr(tiling, "ONE_PASS_MAX_PIXELS", 0)
     Image.fromarray(to_uint8(tileable_image(64))).save(tmp_path / "tex.png")
     out = np.asarray(Image.open(stylize_file(model, tmp_path / "tex.png", tmp_path / "o.png",
                                              StylizeSettings(tile=32)))).astype(float)
@@ -73,7 +74,8 @@ def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path):
         assert seam <= 1.5 * interior + 0.5
 
 
-def test_cancel_leaves_no_output_file(model, tmp_path):
+def test_cancel_leaves_no_output_file(model, tmp_path, monkeypatch):
+    monkeypatch.setattr(tiling, "ONE_PASS_MAX_PIXELS", 0)  # tile this small image
     src = _rgba_file(tmp_path, (96, 96))
     cancel = threading.Event()
 
