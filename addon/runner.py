@@ -8,6 +8,7 @@ a cancel or a dead worker leaves it exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -129,24 +130,25 @@ class RestyleRun:
         elif state in {"failed", "cancelled"}:
             self.error = self.job.get("message") or f"The job was {state}"
             self._finish(FAILED if state == "failed" else CANCELLED)
+        if state in {"done", "failed", "cancelled"}:
+            with contextlib.suppress(WorkerError):  # results are fetched; free the worker's disk
+                client.delete(self.job_id)
 
     def _write_back(self, client) -> None:
         """Fetch every result first, then switch the materials (all or nothing)."""
-        from .writeback import apply_result
+        from .writeback import apply_results
 
         results = self.job.get("results") or []
         if len(results) != len(self.textures):
             raise WorkerError(f"The worker returned {len(results)} results for "
                               f"{len(self.textures)} textures")
-        fetched: list[Path] = []
         folder = self.job_dir / "results"
         folder.mkdir(exist_ok=True)
-        for index, result in enumerate(results):
-            fetched.append(client.fetch_result(self.job_id, result, folder / f"{index:03d}_"
-                                               f"{Path(result['name']).name}"))
-        for tex, path in zip(self.textures, fetched, strict=True):
-            apply_result(tex.use, path, tex.size, self.out_dir)
-            self.stylized.append(tex.use.name)
+        items = []
+        for index, (tex, result) in enumerate(zip(self.textures, results, strict=True)):
+            dest = folder / f"{index:03d}_{Path(result['name']).name}"
+            items.append((tex.use, client.fetch_result(self.job_id, result, dest), tex.size))
+        self.stylized = apply_results(items, self.out_dir)
 
     # ----------------------------------------------------------------- ending
     def request_cancel(self) -> None:

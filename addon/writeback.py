@@ -23,39 +23,46 @@ def _stylized_file_name(original: bpy.types.Image, result: Path) -> str:
     return f"{safe_stem(original.name)}.restyle{result.suffix.lower() or '.png'}"
 
 
-def apply_result(use: TextureUse, result: Path, size: tuple[int, int],
-                 out_dir: Path | None) -> bpy.types.Image:
-    """Make (or replace) the stylized datablock of ``use.image`` and switch its nodes.
+def load_stylized(use: TextureUse, result: Path, size: tuple[int, int]) -> bpy.types.Image:
+    """Load one result as a new, unlinked datablock at the original's size (undoable step 1).
 
-    ``out_dir`` None packs the image into the .blend (it is unsaved); otherwise the
-    file is written there, overwriting the previous run's file of the same texture.
+    Nothing else changes, so a failure here is undone by removing what was loaded.
     """
     original = use.live_image()
     if original is None:
         raise RuntimeError(f"Image '{use.name}' was removed while it was being stylized")
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        dest = out_dir / _stylized_file_name(original, result)
-        shutil.copyfile(result, dest)
-        source = dest
-    else:
-        source = result
-    new = bpy.data.images.load(str(source), check_existing=False)
+    new = bpy.data.images.load(str(result), check_existing=False)
     new.colorspace_settings.name = original.colorspace_settings.name
     new.alpha_mode = original.alpha_mode
     if tuple(new.size[:]) != tuple(size):
         new.scale(*size)
-        if out_dir is not None:
-            new.save()
+    return new
+
+
+def switch_to(use: TextureUse, new: bpy.types.Image, result: Path, out_dir: Path | None) -> None:
+    """Store ``new`` (file in ``out_dir``, or packed) and point the texture's nodes at it.
+
+    The previous run's stylized datablock of the same original is replaced, not stacked;
+    its file of the same name is overwritten.
+    """
+    original = use.live_image()
+    file_name = _stylized_file_name(original, result)
     if out_dir is None:
         new.pack()
-    elif bpy.data.filepath:
-        new.filepath_raw = bpy.path.relpath(str(source))
+        new.filepath_raw = f"//restyle/{file_name}"  # where Unpack would put it
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dest = out_dir / file_name
+        if new.is_dirty:  # scaled back to the original's size
+            new.filepath_raw = str(dest)
+            new.save()
+        else:
+            shutil.copyfile(result, dest)
+        new.filepath_raw = bpy.path.relpath(str(dest)) if bpy.data.filepath else str(dest)
     new["restyle_original"] = original
     if not original.use_fake_user:
         original.use_fake_user = True
         original[_FAKE_USER_FLAG] = True
-
     previous = bpy.data.images.get(stylized_name(original))
     if previous is not None and previous.get("restyle_original") == original:
         previous.user_remap(new)
@@ -65,7 +72,25 @@ def apply_result(use: TextureUse, result: Path, size: tuple[int, int],
         if node is not None and node.type == "TEX_IMAGE":
             node.image = new
     new.name = stylized_name(original)
-    return new
+
+
+def apply_results(items: list[tuple[TextureUse, Path, tuple[int, int]]],
+                  out_dir: Path | None) -> list[str]:
+    """Write back every result, all or nothing: load them all first, then switch.
+
+    Returns the names of the originals now shown stylized.
+    """
+    loaded: list[bpy.types.Image] = []
+    try:
+        for use, result, size in items:
+            loaded.append(load_stylized(use, result, size))
+    except Exception:
+        for image in loaded:
+            bpy.data.images.remove(image)
+        raise
+    for (use, result, _size), new in zip(items, loaded, strict=True):
+        switch_to(use, new, result, out_dir)
+    return [use.name for use, _result, _size in items]
 
 
 def _all_trees(materials) -> list:
