@@ -88,6 +88,22 @@ def measure(client: WorkerClient, model_path: str, image: Path, out: Path,
     return statistics.median(local), statistics.median(remote), statistics.median(run)
 
 
+def cancel_latency(client: WorkerClient, style: Path, runs: int = 3) -> float:
+    """Median seconds from ``cancel()`` to the job reading ``cancelled`` (training, 5 ms polls)."""
+    latencies = []
+    for seed in range(runs):
+        job_id = client.submit("train", styles=[style], content=[style], settings={
+            "steps": 100_000, "size": 32, "batch": 1, "device": "cpu", "seed": 100 + seed})
+        while client.job(job_id)["progress"] == 0:
+            time.sleep(0.005)
+        start = time.perf_counter()
+        client.cancel(job_id)
+        if client.wait_job(job_id, timeout=60, interval=0.005)["state"] != "cancelled":
+            raise SystemExit("cancel did not cancel")
+        latencies.append(time.perf_counter() - start)
+    return statistics.median(latencies)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -112,10 +128,12 @@ def main() -> None:
                 image = make_image(tmp / f"content{size}.png", size)
                 rows.append((size, *measure(client, model_path, image, tmp / "out.png",
                                             args.runs)))
+            cancel = cancel_latency(client, make_image(tmp / "style64.png", 64))
         finally:
             client.stop()
     print(f"model: {model_path}")
     print(f"worker start to ready: {startup:.2f} s (spawn, imports, bind)")
+    print(f"cancel of a running training job to 'cancelled': {cancel * 1e3:.0f} ms (median of 3)")
     print(f"median of {args.runs} interleaved runs per row, CPU, {os.cpu_count()} cores; "
           "'service overhead' = API time minus the job's own run time in the worker\n")
     print("| image | in-process ms | via API ms | ratio API/in-process | job run ms "

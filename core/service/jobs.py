@@ -102,7 +102,7 @@ class Job:
                 "id": self.id,
                 "kind": self.kind,
                 "state": self.state,
-                "progress": round(self.progress, 4),
+                "progress": round(self.progress, 6),
                 "phase": self.phase,
                 "message": self.message,
                 "eta_s": eta,
