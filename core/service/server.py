@@ -181,6 +181,8 @@ def _windows_probe(pid: int) -> Callable[[], bool]:
     import ctypes
 
     kernel32 = ctypes.windll.kernel32
+    kernel32.OpenProcess.restype = ctypes.c_void_p
+    kernel32.WaitForSingleObject.argtypes = (ctypes.c_void_p, ctypes.c_uint32)
     handle = kernel32.OpenProcess(0x00100000, False, pid)  # SYNCHRONIZE
 
     def alive() -> bool:

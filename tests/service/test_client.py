@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from addon.worker.client import EXTENSION_ROOT, WorkerDied, find_worker_python
+from addon.worker.client import (
+    EXTENSION_ROOT,
+    READY_PREFIX,
+    WorkerClient,
+    WorkerDied,
+    WorkerError,
+    find_worker_python,
+)
 
 PYTHON = find_worker_python() or sys.executable
 
@@ -112,6 +121,51 @@ def test_serve_refuses_unsafe_or_bad_options(args: list[str], needle: str) -> No
     assert done.returncode == 2
     assert needle in done.stderr
     assert "RESTYLE_READY" not in done.stdout
+
+
+def _lan_address() -> str | None:
+    """This machine's non-loopback IPv4 address, if it has one (no packet is sent)."""
+    for target in ("10.255.255.255", "203.0.113.1"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((target, 9))
+            except OSError:
+                continue
+            address = probe.getsockname()[0]
+        if not address.startswith("127.") and address != "0.0.0.0":
+            return address
+    return None
+
+
+def test_non_loopback_clients_must_upload(tmp_path: Path, inputs: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker on a LAN address (with a token) refuses paths from a client reaching it there."""
+    address = _lan_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address")
+    monkeypatch.setenv("no_proxy", "*")
+    env = {**os.environ, "PYTHONPATH": str(EXTENSION_ROOT),
+           "RESTYLE_CACHE": str(tmp_path / "cache"), "RESTYLE_TOKEN": "s3cret"}
+    server = subprocess.Popen(
+        [PYTHON, "-m", "core", "serve", "--host", address, "--jobs-dir", str(tmp_path / "jobs"),
+         "--allow-root", str(inputs), "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        cwd=EXTENSION_ROOT,
+    )
+    try:
+        ready = server.stdout.readline()
+        assert ready.startswith(READY_PREFIX), ready
+        port = json.loads(ready[len(READY_PREFIX):])["port"]
+        remote = WorkerClient(url=f"http://{address}:{port}", token="s3cret")
+        with pytest.raises(WorkerError) as caught:
+            remote.submit("stylize", model="x", images=[str(inputs / "content.png")])
+        assert caught.value.status == 403 and "upload" in str(caught.value)
+        upload = remote.ref(inputs / "content.png")
+        with pytest.raises(WorkerError, match="Unknown model 'x'"):
+            remote.submit("stylize", model="x", images=[upload])
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def test_client_needs_only_the_standard_library() -> None:
