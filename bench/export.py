@@ -96,13 +96,15 @@ def _repoint(bpy, old, new) -> None:
 
 def upscale_stylized(bpy, size: int, folder: Path) -> None:
     """Make the stylized textures ``size`` px (a high-resolution scene for the budget)."""
+    folder.mkdir(parents=True, exist_ok=True)
     for image in [i for i in bpy.data.images if i.name.endswith(".restyle")]:
-        big = image.copy()
-        big.scale(size, size)
-        big.filepath_raw = str(folder / f"{image.name}.{size}.png")
-        big.file_format = "PNG"
-        big.save()
-        big.name = f"{image.name}.{size}"
+        work = image.copy()
+        work.scale(size, size)
+        work.filepath_raw = str(folder / f"{image.name}.{size}.png")
+        work.file_format = "PNG"
+        work.save()
+        big = bpy.data.images.load(work.filepath_raw)  # a clean file image, as after saving
+        bpy.data.images.remove(work)
         _repoint(bpy, image, big)
 
 
