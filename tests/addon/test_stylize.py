@@ -261,3 +261,43 @@ def test_stepped_run_updates_the_panel_state(stylized_scene, bpy_module, restyle
     assert (props.job_state, props.job_progress, props.job_phase) == ("DONE", 1.0, "Done")
     assert bpy.context.scene.name not in runner.ACTIVE
     assert props.last_report.startswith("Restyled 8 texture(s)")
+
+
+def _shipped_styles(restyle_addon) -> list[dict]:
+    return restyle_addon.addon.paths.shipped_styles()
+
+
+def test_default_settings_apply_a_shipped_style_without_training(test_scene, bpy_module,
+                                                                 restyle_addon):
+    """Out of the box: a fresh scene, default settings (only smaller textures for speed)."""
+    bpy = bpy_module
+    styles = _shipped_styles(restyle_addon)
+    if not styles:
+        pytest.skip("this build has no shipped style in core/styles")
+    props = bpy.context.scene.restyle
+    assert props.style_source == "SHIPPED" and props.shipped_style == styles[0]["name"]
+    props.max_size = 64
+    models = _cached_models()
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, props.last_report
+    assert props.last_report.startswith(f"Restyled {len(test_scene['colour'])} texture(s) with "
+                                        f"{styles[0]['name']}")
+    assert _cached_models() == models  # nothing trained
+    for name in test_scene["colour"]:
+        assert bpy.data.images[name + ".restyle"]["restyle_original"].name == name
+
+
+def test_fit_to_scene_fine_tunes_a_shipped_style(test_scene, bpy_module, restyle_addon):
+    bpy = bpy_module
+    if not _shipped_styles(restyle_addon):
+        pytest.skip("this build has no shipped style in core/styles")
+    props = bpy.context.scene.restyle
+    props.fit_to_scene = True
+    props.steps_override = 2
+    props.max_size = 64
+    bpy.context.scene.restyle_render.render_aware = False
+    models = _cached_models()
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, props.last_report
+    new = _cached_models() - models
+    assert len(new) == 1
+    meta = (Path(os.environ["RESTYLE_CACHE"]) / "models" / new.pop() / "model.json").read_text()
+    assert props.shipped_style in meta  # trained from the shipped model (init_from)
