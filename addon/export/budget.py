@@ -64,8 +64,9 @@ def fit_size(width: int, height: int, max_size: int, power_of_two: bool) -> tupl
 
 
 def _nearest_pot(value: int) -> int:
+    """Nearest by ratio (384 -> 512, 360 -> 256): the scale factor is what shows."""
     lower = 1 << (value.bit_length() - 1)
-    return lower if value - lower <= lower * 2 - value else lower * 2
+    return lower * 2 if value * value >= 2 * lower * lower else lower
 
 
 def is_pot(value: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -208,3 +209,48 @@ def test_selected_only_exports_the_selection(stylized_scene, bpy_module, tmp_pat
     doc_all, images = read_gltf(tmp_path / "all.glb")
     assert "other_only" not in images and len(doc_all["scenes"]) == 1
     assert hasattr(bpy.types, "RESTYLE_PT_export_vr")  # the panel registered under Restyle
+
+
+def test_fit_size_keeps_aspect_and_rounds_to_powers_of_two(restyle_addon):
+    fit_size = restyle_addon.addon.export.budget.fit_size
+    assert fit_size(4096, 2048, 2048, False) == (2048, 1024)
+    assert fit_size(384, 384, 2048, False) == (384, 384)  # never upscaled
+    assert fit_size(600, 300, 256, True) == (256, 128)
+    assert fit_size(384, 200, 2048, True) == (512, 256)  # nearest power of two by ratio
+    assert fit_size(360, 180, 2048, True) == (256, 128)
+    assert fit_size(3000, 3000, 1000, True) == (512, 512)  # POT cap below a NPOT budget
+
+
+def test_transparent_texture_stays_png_with_alpha(clean_scene, bpy_module, tmp_path):
+    from PIL import Image
+
+    bpy = bpy_module
+    rgba = np.zeros((64, 96, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = np.linspace(0, 255, 96, dtype=np.uint8)[None, :]
+    path = tmp_path / "leaves.restyle.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    image = bpy.data.images.load(str(path))
+    mat = bpy.data.materials.new("Leaves")
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = image
+    links.new(tex.outputs["Color"], nodes["Principled BSDF"].inputs["Base Color"])
+    links.new(tex.outputs["Alpha"], nodes["Principled BSDF"].inputs["Alpha"])
+    mesh = bpy.data.meshes.new("Leaves")
+    mesh.from_pydata([(-1, -1, 0), (1, -1, 0), (1, 1, 0), (-1, 1, 0)], [], [(0, 1, 2, 3)])
+    mesh.uv_layers.new(name="UVMap")
+    mesh.materials.append(mat)
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new("Leaves", mesh))
+
+    out = tmp_path / "leaves.glb"
+    report = export(bpy, out, max_texture_size=48, image_format="JPEG")
+    assert_valid(out)
+    _doc, images = read_gltf(out)
+    got = Image.open(io.BytesIO(images[image.name]))
+    assert got.format == "PNG" and got.mode == "RGBA" and got.size == (48, 32)
+    want = np.asarray(Image.fromarray(rgba).resize((48, 32), Image.HAMMING), np.float32)
+    assert mean_abs_diff(np.asarray(got)[..., 3], want[..., 3]) < 3.0
+    assert "transparency" in report["textures"][0]["notes"][0]
