@@ -244,6 +244,15 @@ def test_transparent_texture_stays_png_with_alpha(clean_scene, bpy_module, tmp_p
     mesh.uv_layers.new(name="UVMap")
     mesh.materials.append(mat)
     bpy.context.scene.collection.objects.link(bpy.data.objects.new("Leaves", mesh))
+    toon = bpy.data.materials.new("Toon")  # a shader glTF cannot hold: reported, not silent
+    if bpy.app.version < (5, 0, 0):
+        toon.use_nodes = True
+    diffuse = toon.node_tree.nodes.new("ShaderNodeBsdfDiffuse")
+    toon.node_tree.links.new(diffuse.outputs[0],
+                             toon.node_tree.nodes["Material Output"].inputs["Surface"])
+    other = mesh.copy()
+    other.materials[0] = toon
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new("Toon", other))
 
     out = tmp_path / "leaves.glb"
     report = export(bpy, out, max_texture_size=48, image_format="JPEG")
@@ -254,3 +263,4 @@ def test_transparent_texture_stays_png_with_alpha(clean_scene, bpy_module, tmp_p
     want = np.asarray(Image.fromarray(rgba).resize((48, 32), Image.HAMMING), np.float32)
     assert mean_abs_diff(np.asarray(got)[..., 3], want[..., 3]) < 3.0
     assert "transparency" in report["textures"][0]["notes"][0]
+    assert any("'Toon' uses a 'Diffuse BSDF' shader" in w for w in report["warnings"])
