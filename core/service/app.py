@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from .. import __version__
 from .auth import TokenGate
+from .janitor import start_janitor
 from .jobs import ImageInput, Job, JobQueue, new_id
 from .refs import RefError, RefResolver
 from .runner import RESULTS, run_job
@@ -37,6 +38,7 @@ class ServiceConfig:
     token: str | None = None
     allowed_roots: list[Path] = field(default_factory=list)
     max_upload_bytes: int = 512 * 1024 * 1024
+    keep_s: float = 24 * 3600.0  # finished jobs and uploads older than this are deleted
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -52,6 +54,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         jobs.start()
+        start_janitor(jobs, uploads_dir, config.keep_s)
         yield
         jobs.shutdown()
 

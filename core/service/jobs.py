@@ -145,6 +145,11 @@ class JobQueue:
         with self._lock:
             self._jobs.pop(job_id, None)
 
+    def finished_before(self, cutoff: float) -> list[Job]:
+        """Jobs that ended (done, failed, cancelled) before the ``time.time()`` ``cutoff``."""
+        with self._lock:
+            return [job for job in self._jobs.values() if job.finished and job.finished < cutoff]
+
     def waiting(self) -> int:
         """How many jobs are queued and not yet started."""
         with self._lock:

@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-upload-mb", type=float, default=512.0, help="largest accepted upload (MB)"
     )
+    parser.add_argument(
+        "--keep-hours", type=float, default=24.0,
+        help="delete finished jobs (results) and uploads older than this (default 24)",
+    )
     return parser
 
 
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         allowed_roots=[root.resolve() for root in args.allow_root],
         max_upload_bytes=int(args.max_upload_mb * 2**20),
+        keep_s=args.keep_hours * 3600.0,
     )
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
@@ -101,6 +106,8 @@ def _refusal(args: argparse.Namespace) -> str | None:
         return f"--port {args.port} is not a port number (0..65535; 0 picks a free one)."
     if args.max_upload_mb <= 0:
         return f"--max-upload-mb {args.max_upload_mb} must be positive."
+    if args.keep_hours <= 0:
+        return f"--keep-hours {args.keep_hours} must be positive."
     for root in args.allow_root:
         if not root.is_dir():
             return f"--allow-root '{root}' is not an existing folder."

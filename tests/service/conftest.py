@@ -66,7 +66,7 @@ def outside(inputs: Path) -> Path:
 def make_client(tmp_path_factory: pytest.TempPathFactory, inputs: Path):
     """Factory of local clients, each on a private jobs dir and cache, CPU, tiny upload limit."""
 
-    def make() -> WorkerClient:
+    def make(extra_args: tuple[str, ...] = ()) -> WorkerClient:
         tmp = tmp_path_factory.mktemp("worker")
         return WorkerClient(
             find_worker_python() or sys.executable,
@@ -74,7 +74,7 @@ def make_client(tmp_path_factory: pytest.TempPathFactory, inputs: Path):
             allow_roots=[inputs],
             device="cpu",
             env={"RESTYLE_CACHE": str(tmp / "cache")},
-            extra_args=["--max-upload-mb", str(UPLOAD_LIMIT_MB)],
+            extra_args=["--max-upload-mb", str(UPLOAD_LIMIT_MB), *extra_args],
         )
 
     return make

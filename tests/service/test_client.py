@@ -168,6 +168,30 @@ def test_non_loopback_clients_must_upload(tmp_path: Path, inputs: Path,
         server.wait(30)
 
 
+def test_old_jobs_and_uploads_are_deleted(make_client, inputs: Path) -> None:
+    client = make_client(extra_args=["--keep-hours", str(1.5 / 3600)])  # keep 1.5 s
+    upload = client.upload(inputs / "content.png")
+    job_id = client.submit("train", styles=[upload], content=[upload],
+                           settings={"steps": 100_000, "size": 32, "batch": 1})
+    assert client.cancel(job_id)["state"] in ("running", "cancelled")
+    uploaded = Path(client.jobs_dir) / "uploads" / upload
+    assert uploaded.is_dir()
+
+    def forgotten() -> bool:
+        try:
+            client.job(job_id)
+        except WorkerError as error:
+            return error.status == 404
+        return False
+
+    try:
+        assert wait_until(lambda: not uploaded.exists(), 30)
+        assert wait_until(forgotten, 30)
+        assert client.health()["status"] == "ok"
+    finally:
+        client.stop()
+
+
 def test_client_needs_only_the_standard_library() -> None:
     """Blender's Python has no third-party packages: -S hides site-packages entirely."""
     code = (f"import sys; sys.path.insert(0, {str(EXTENSION_ROOT)!r}); "
