@@ -99,3 +99,42 @@ def plane_box(width: int, x_center: float, inset: float = 0.12) -> tuple[slice, 
     half = (1.0 - inset) * px
     cx, cy = width / 2 + x_center * px, width / 4
     return slice(round(cy - half), round(cy + half)), slice(round(cx - half), round(cx + half))
+
+
+# --------------------------------------------------------------------------- stroke size
+
+def load_rgb(bpy, path: Path) -> np.ndarray:
+    """An image file as float (H, W, 3), row 0 at the top (as on screen)."""
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        width, height = img.size[:]
+        px = np.empty(width * height * 4, np.float32)
+        img.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(img)
+    return px.reshape(height, width, 4)[::-1, :, :3]
+
+
+def added_texture(stylized: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """What stylization added beyond a colour mapping: the stylized luminance minus its
+    best affine fit from the plain render's RGB (removes the style's global recolouring,
+    which follows the content, and keeps the strokes)."""
+    lum = stylized @ np.array([0.299, 0.587, 0.114], np.float32)
+    design = np.concatenate([plain.reshape(-1, 3), np.ones((lum.size, 1), np.float32)], 1)
+    coef, *_ = np.linalg.lstsq(design, lum.reshape(-1), rcond=None)
+    return (lum.reshape(-1) - design @ coef).reshape(lum.shape)
+
+
+def stroke_wavelength(residual: np.ndarray, longest: float = 32.0) -> float:
+    """Stroke size in screen pixels: the power-weighted mean wavelength of ``residual``.
+
+    The residual is Hann-windowed (no edge leakage) and its 2D power spectrum is
+    averaged over frequencies f (cycles/px) from 1/``longest`` to Nyquist; the result is
+    1 / (sum P f / sum P). Wavelengths above ``longest`` are content, not strokes.
+    """
+    r = residual - residual.mean()
+    h, w = r.shape
+    power = np.abs(np.fft.fft2(r * np.outer(np.hanning(h), np.hanning(w)))) ** 2
+    freq = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
+    band = (freq >= 1.0 / longest) & (freq <= 0.5)
+    return float(power[band].sum() / (power[band] * freq[band]).sum())

@@ -1,0 +1,112 @@
+"""Consistent stroke scale, measured on screen with a real worker and a really trained model.
+
+Two planes show one texture (two datablocks of the same file); one plane's UVs are scaled
+4x, so it packs 4x the texels into each screen pixel. The textures are stylized by the
+worker with the per-texture scales the run would use (UV-pass texel density), then with
+scale 1 for both; each time the scene is rendered and the stroke size on each plane is
+measured as the power-weighted mean wavelength of what stylization added
+(``render_scenes.stroke_wavelength`` of ``added_texture``). With consistent scale the two
+planes' stroke sizes agree within 1.5x; without it they differ by about the UV factor.
+
+The model is trained here (a small generator, 20 steps on 64 px crops of the texture,
+cached by the worker), so the test needs no shipped style.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from render_scenes import (
+    PLANE_X,
+    ROOT,
+    UV_FACTOR,
+    added_texture,
+    build_two_planes,
+    load_rgb,
+    plane_box,
+    stroke_wavelength,
+    write_texture,
+)
+
+STYLE_PAINTING = ROOT / "core" / "data" / "styles" / "starry_night.jpg"
+WIDTH = 1024  # measurement renders: each plane is ~445 px square
+TEX_SIZE = 64  # texels per plane side: 0.14 texels/px on the wide plane, 0.57 on the dense
+LONGEST = 48.0  # px; longer wavelengths are the texture's own waves, not strokes
+TRAIN = {"steps": 20, "size": 64, "batch": 1, "seed": 0,
+         "arch": {"width": 16, "deep_width": 32, "blocks": 1}}
+
+
+def _set_images(parts: dict, images) -> None:
+    for obj, image in zip((parts["wide"], parts["dense"]), images, strict=True):
+        node = next(n for n in obj.material_slots[0].material.node_tree.nodes
+                    if n.type == "TEX_IMAGE")
+        node.image = image
+
+
+def _stroke_sizes(bpy, views, parts, plain, files, out) -> list[float]:
+    """Render with ``files`` on (wide, dense) and measure each plane's stroke wavelength."""
+    loaded = [bpy.data.images.load(str(f), check_existing=False) for f in files]
+    _set_images(parts, loaded)
+    scene = bpy.context.scene
+    (path,) = views.render_views(scene, [views.camera_view(scene)], out, WIDTH, "WORKBENCH",
+                                 1, prefix=files[0].stem)
+    _set_images(parts, parts["images"])
+    for image in loaded:
+        bpy.data.images.remove(image)
+    styled = load_rgb(bpy, path)
+    sizes = []
+    for x in (-PLANE_X, PLANE_X):
+        box = plane_box(WIDTH, x)
+        sizes.append(stroke_wavelength(added_texture(styled[box], plain[box]), LONGEST))
+    return sizes
+
+
+def test_strokes_match_on_screen_across_texel_densities(clean_scene, bpy_module, restyle_addon,
+                                                        tmp_path):
+    bpy = bpy_module
+    package = restyle_addon.addon
+    views, content = package.render.views, package.render.content
+    session = package.session
+    inputs = session.new_job_dir()  # under the worker's allowed root
+    texture = write_texture(bpy, inputs / "waves.png", TEX_SIZE)
+    parts = build_two_planes(bpy, texture, shared=False, width=WIDTH)
+    settings = bpy.context.scene.restyle_render
+    settings.render_count = 1  # the camera view
+    settings.density_size = 256
+    settings.target_stroke_scale = 1.0
+
+    measured = content.prepare_render_content(
+        bpy.context.scene, list(bpy.context.scene.objects),
+        [img.name for img in parts["images"]], tmp_path, training=False)
+    wide_img, dense_img = (img.name for img in parts["images"])
+    density = {d.image: d.density for d in measured.densities}
+    assert density[dense_img] / density[wide_img] > 0.9 * UV_FACTOR
+    scales = [measured.scales[wide_img], measured.scales[dense_img]]
+    assert scales[0] / scales[1] > 0.9 * UV_FACTOR
+
+    client = session.get_client(package.preferences.get_prefs(bpy.context))
+    client.wait_ready()
+    style = shutil.copy(STYLE_PAINTING, inputs / STYLE_PAINTING.name)
+    train = client.wait_job(client.submit("train", styles=[style], content=[texture],
+                                          settings=TRAIN), timeout=600)
+    assert train["state"] == "done", train
+    job = client.wait_job(client.submit(
+        "stylize", model=train["model"], settings={"seamless": "on"},
+        images=[{"ref": str(texture), "scale": s} for s in (*scales, 1.0)]), timeout=300)
+    assert job["state"] == "done", job
+    files = [client.fetch_result(job["id"], r, tmp_path / f"{i}_{r['name']}")
+             for i, r in enumerate(job["results"])]
+
+    scene = bpy.context.scene
+    (plain_path,) = views.render_views(scene, [views.camera_view(scene)], tmp_path, WIDTH,
+                                       "WORKBENCH", 1, prefix="plain")
+    plain = load_rgb(bpy, plain_path)
+    with_scale = _stroke_sizes(bpy, views, parts, plain, files[:2], tmp_path)
+    without = _stroke_sizes(bpy, views, parts, plain, [files[2], files[2]], tmp_path)
+
+    ratio_on = max(with_scale) / min(with_scale)
+    ratio_off = without[0] / without[1]
+    print(f"stroke wavelength px (wide, dense): scale on {with_scale} ratio {ratio_on:.2f}; "
+          f"off {without} ratio {ratio_off:.2f}; densities {density}; scales {scales}")
+    assert ratio_on < 1.5, (with_scale, without)
+    assert ratio_off > 2.0, (with_scale, without)  # it matters: ~UV_FACTOR apart without
