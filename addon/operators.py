@@ -141,15 +141,22 @@ CLASSES = (RESTYLE_OT_stylize_selected, RESTYLE_OT_stylize_scene, RESTYLE_OT_rev
            RESTYLE_OT_cancel)
 
 
+@bpy.app.handlers.persistent
+def _on_load_pre(*_args) -> None:
+    """Loading a file ends modal operators; cancel their runs so none is left dangling."""
+    runner.abandon_all()
+
+
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    bpy.app.handlers.load_pre.append(_on_load_pre)
 
 
 def unregister() -> None:
-    for run in list(runner.ACTIVE.values()):
-        run.request_cancel()
-        run.step()
+    if _on_load_pre in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_on_load_pre)
+    runner.abandon_all()
     session.shutdown()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

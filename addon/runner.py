@@ -224,6 +224,14 @@ def start_run(context, objects, label: str) -> RestyleRun:
     return run
 
 
+def abandon_all() -> None:
+    """Cancel every run (a file is being loaded or the add-on unregistered): no write-back."""
+    for run in list(ACTIVE.values()):
+        run.request_cancel()
+        run.step()
+    ACTIVE.clear()
+
+
 def run_to_end(run: RestyleRun, interval: float = 0.1) -> str:
     """Step ``run`` until it is over (no UI: scripts and ``blender -b``)."""
     while run.step() == RUNNING:

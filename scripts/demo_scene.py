@@ -157,7 +157,8 @@ def render_sheet(before: Path, after: Path, title: str, lines: list[str], out: P
 
 # ------------------------------------------------------------------ main
 
-def run_demo(out_dir: Path, samples: int = 16, width: int = 480, height: int = 270) -> dict:
+def run_demo(out_dir: Path, samples: int = 16, width: int = 480, height: int = 270,
+             style: str | None = None) -> dict:
     """The whole Blender demo; returns the phase timings (seconds) and output paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="restyle-demo-"))
@@ -187,6 +188,8 @@ def run_demo(out_dir: Path, samples: int = 16, width: int = 480, height: int = 2
 
     start = time.monotonic()
     settings = bpy.context.scene.restyle
+    if style:
+        settings.shipped_style = style  # default: the first shipped style
     result = bpy.ops.restyle.stylize_scene()
     report = settings.last_report
     phase("stylize scene (worker start + stylize)", start)
@@ -215,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--width", type=int, default=480)
     parser.add_argument("--height", type=int, default=270)
+    parser.add_argument("--style", default=None, help="shipped style (default: the first)")
     args = parser.parse_args(argv)
-    summary = run_demo(args.out, args.samples, args.width, args.height)
+    summary = run_demo(args.out, args.samples, args.width, args.height, args.style)
     print(f"[demo_scene] sheet: {summary['sheet']}")
     print(f"[demo_scene] {summary['report'].splitlines()[0]}")
     return 0

@@ -301,3 +301,13 @@ def test_fit_to_scene_fine_tunes_a_shipped_style(test_scene, bpy_module, restyle
     assert len(new) == 1
     meta = (Path(os.environ["RESTYLE_CACHE"]) / "models" / new.pop() / "model.json").read_text()
     assert props.shipped_style in meta  # trained from the shipped model (init_from)
+
+
+def test_loading_a_file_cancels_a_running_job(stylized_scene, bpy_module, restyle_addon):
+    bpy = bpy_module
+    runner = restyle_addon.addon.runner
+    run = runner.start_run(bpy.context, list(bpy.context.scene.objects), "test")
+    run.step()
+    bpy.ops.wm.read_homefile(use_empty=True)  # ends modal operators: the run must not linger
+    assert runner.ACTIVE == {} and run.state == runner.CANCELLED
+    assert bpy.ops.restyle.stylize_scene.poll()
