@@ -89,6 +89,8 @@ def is_data_image(image: bpy.types.Image) -> bool:
 
 def skip_reason(image: bpy.types.Image) -> str | None:
     """Why an image cannot be stylized, or None when it can."""
+    if image.library is not None:
+        return f"linked from {image.library.filepath}; make it local (Object > Relations)"
     if is_data_image(image):
         return f"colour space is {image.colorspace_settings.name} (data, not colour)"
     if image.source in {"MOVIE", "SEQUENCE", "TILED", "VIEWER"}:

@@ -34,6 +34,12 @@ class _StylizeBase:
     _run: runner.RestyleRun | None = None
     _timer = None
 
+    wait: bpy.props.BoolProperty(
+        name="Wait", description="Run to completion before returning, even with a UI "
+        "(for scripts run inside an interactive Blender)",
+        default=False, options={"HIDDEN", "SKIP_SAVE"},
+    )
+
     @classmethod
     def poll(cls, context) -> bool:
         return context.scene is not None and context.scene.name not in runner.ACTIVE
@@ -47,7 +53,7 @@ class _StylizeBase:
         except (RuntimeError, OSError, session.SetupError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if _blocking(context):
+        if self.wait or _blocking(context):
             runner.run_to_end(run)
             return self._end(context, run)
         self._run = run

@@ -107,12 +107,14 @@ class RestyleRun:
         return self.state
 
     def _advance(self) -> None:
-        client = session.get_client(self.prefs)
         if self.cancel_event.is_set():
-            if self.job_id is not None:
-                client.cancel(self.job_id)
+            client = session.current_client()
+            if self.job_id is not None and client is not None:
+                with contextlib.suppress(WorkerError):  # a dead worker has stopped anyway
+                    client.cancel(self.job_id)
             self._finish(CANCELLED)
             return
+        client = session.get_client(self.prefs)
         if not client.poll():
             return  # still starting
         if self.job_id is None:

@@ -93,7 +93,7 @@ def test_revert_restores_originals_and_running_again_does_not_stack(stylized_sce
     bpy = bpy_module
     before = _scene_state(bpy)
     assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
-    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    assert bpy.ops.restyle.stylize_scene(wait=True) == {"FINISHED"}
     names = [i.name for i in bpy.data.images]
     assert not any(n.endswith(".restyle.001") for n in names), names
     assert sum(n.endswith(".restyle") for n in names) == len(stylized_scene["colour"])
