@@ -20,11 +20,6 @@ class RenderContent:
     scales: dict[str, float] = field(default_factory=dict)
     densities: list[TextureDensity] = field(default_factory=list)
 
-    def report(self) -> dict:
-        """The run report's render section: what was rendered and each texture's density."""
-        return {"renders": [p.name for p in self.renders],
-                "textures": [d.as_report() for d in self.densities]}
-
     def report_lines(self) -> list[str]:
         """One line per measured texture, for the operator's report."""
         lines = [f"Trained on {len(self.renders)} scene render(s) as well"] if self.renders else []

@@ -27,7 +27,7 @@ _TERMINAL = {"done", "failed", "cancelled"}
 def current_model(scene: bpy.types.Scene) -> str:
     """The style model the panel points at (a shipped style or the last trained model)."""
     settings = scene.restyle
-    trained = str(settings.get("last_model", "") or getattr(settings, "last_model", "") or "")
+    trained = str(settings.get("last_model", ""))  # set by a finished Stylize run
     if settings.style_source == "IMAGES" or getattr(settings, "fit_to_scene", False):
         if trained:
             return trained

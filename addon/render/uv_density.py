@@ -44,11 +44,6 @@ class TextureDensity:
     per_object: dict[str, float] = field(default_factory=dict)
     scale: float = 1.0  # the StylizeSettings.scale chosen for it
 
-    def as_report(self) -> dict:
-        """The run report's entry for this texture."""
-        return {"image": self.image, "texel_density": self.density, "pixels": self.pixels,
-                "per_object": self.per_object, "stroke_scale": self.scale}
-
 
 def colour_images(material: bpy.types.Material) -> list[bpy.types.Image]:
     """The original colour images the add-on stylizes for ``material`` (its discovery)."""

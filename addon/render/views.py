@@ -106,7 +106,7 @@ def viewport_view(context: bpy.types.Context) -> View | None:
     window = next((r for r in area.regions if r.type == "WINDOW"), None)
     aspect = window.width / max(1, window.height) if window is not None else 1.0
     if rv3d.view_perspective == "CAMERA" and context.scene.camera is not None:
-        return View(context.scene.camera.name, camera=context.scene.camera, aspect=aspect)
+        return camera_view(context.scene)  # looking through the camera: its frame
     matrix = rv3d.view_matrix.inverted()
     if rv3d.is_perspective:
         return View("viewport", matrix=matrix, lens=space.lens, sensor=VIEWPORT_SENSOR,

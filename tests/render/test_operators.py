@@ -105,3 +105,12 @@ def test_preview_creates_stylized_image(test_scene, bpy_module, restyle_addon, t
     diff = np.abs(styled - plain).reshape(-1, 4)[:, :3]
     assert plain.reshape(-1, 4)[:, :3].std() > 0.02  # the render shows the scene
     assert diff.mean() > 2 / 255, diff.mean()
+
+
+def test_preview_without_camera_says_what_to_do(test_scene, bpy_module, restyle_addon):
+    """Headless with no active camera there is nothing to render: a clear error, no image."""
+    bpy = bpy_module
+    bpy.context.scene.camera = None
+    with pytest.raises(RuntimeError, match="has no active camera; add a camera"):
+        bpy.ops.restyle.preview(size=64, model="any")
+    assert "Restyle Preview" not in bpy.data.images
