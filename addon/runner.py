@@ -29,6 +29,7 @@ from .paths import output_folder
 from .preferences import get_prefs
 from .render.content import prepare_render_content
 from .worker.client import WorkerDied, WorkerError
+from .writeback import apply_results, showing_originals
 
 #: Runs in progress, by scene name (one per scene); the cancel operator looks here.
 ACTIVE: dict[str, RestyleRun] = {}
@@ -63,9 +64,10 @@ class RestyleRun:
             training = needs_training(settings) and bool(self.textures)
             style_paths = export_style_images(settings, self.job_dir) if training else None
             content = self._training_content(context, settings) if training else None
-            self.renders = prepare_render_content(
-                context.scene, objects, [t.use.image.name for t in self.textures],
-                self.job_dir, training)
+            with showing_originals():  # a re-run learns from the originals, not the last look
+                self.renders = prepare_render_content(
+                    context.scene, objects, [t.use.image.name for t in self.textures],
+                    self.job_dir, training)
             self.body = build_restyle_job(context, self.textures, settings,
                                           extra_content=self.renders.renders,
                                           image_scales=self.renders.scales,
@@ -138,8 +140,6 @@ class RestyleRun:
 
     def _write_back(self, client) -> None:
         """Fetch every result first, then switch the materials (all or nothing)."""
-        from .writeback import apply_results
-
         results = self.job.get("results") or []
         if len(results) != len(self.textures):
             raise WorkerError(f"The worker returned {len(results)} results for "

@@ -135,9 +135,9 @@ class _RestylePanel:
         row.operator("restyle.style_image_remove", text="Remove", icon="REMOVE")
         if 0 <= settings.style_index < len(settings.style_images):
             image = settings.style_images[settings.style_index].image
-            if image is not None and image.preview is not None:
-                image.preview_ensure()
-                layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
+            preview = image.preview_ensure() if image is not None else None
+            if preview is not None:
+                layout.template_icon(icon_value=preview.icon_id, scale=6.0)
 
     @staticmethod
     def _draw_progress(layout, settings) -> None:

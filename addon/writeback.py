@@ -8,6 +8,7 @@ a fake user so it survives save/reload while no node uses it. Both survive savin
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -135,6 +136,28 @@ def revert(materials=None) -> list[str]:
                 original.use_fake_user = False
                 del original[_FAKE_USER_FLAG]
     return reverted
+
+
+@contextlib.contextmanager
+def showing_originals():
+    """Temporarily point every stylized image node back at its original (then restore).
+
+    For renders used as training content: a re-run should learn from the scene as the
+    artist made it, not from the previous run's stylized look.
+    """
+    trees = _all_trees(list(bpy.data.materials)) + [
+        g for g in bpy.data.node_groups if g.bl_idname == "ShaderNodeTree"]
+    swapped = []
+    for tree in dict.fromkeys(trees):
+        for node in tree.nodes:
+            if node.type == "TEX_IMAGE" and node.image is not None and is_stylized(node.image):
+                swapped.append((node, node.image))
+                node.image = node.image["restyle_original"]
+    try:
+        yield
+    finally:
+        for node, stylized in swapped:
+            node.image = stylized
 
 
 def revert_objects(objects) -> list[str]:

@@ -89,7 +89,8 @@ def test_stylize_scene_replaces_every_colour_texture(stylized_scene, bpy_module,
     assert _original_files(scene["assets"]) == before_files
 
 
-def test_revert_restores_originals_and_running_again_does_not_stack(stylized_scene, bpy_module):
+def test_revert_restores_originals_and_running_again_does_not_stack(stylized_scene, bpy_module,
+                                                                     restyle_addon):
     bpy = bpy_module
     before = _scene_state(bpy)
     assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
@@ -97,6 +98,10 @@ def test_revert_restores_originals_and_running_again_does_not_stack(stylized_sce
     names = [i.name for i in bpy.data.images]
     assert not any(n.endswith(".restyle.001") for n in names), names
     assert sum(n.endswith(".restyle") for n in names) == len(stylized_scene["colour"])
+    stylized = _node_images(bpy)
+    with restyle_addon.addon.writeback.showing_originals():  # what training renders see
+        assert _node_images(bpy) == before["nodes"]
+    assert _node_images(bpy) == stylized
     assert bpy.ops.restyle.revert(scope="ALL") == {"FINISHED"}
     assert _scene_state(bpy) == before
 
