@@ -6,6 +6,7 @@ add-on can show it as is.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -138,6 +139,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 spec = ImageSpec(ref=spec)
             settings = with_overrides(stylize_settings, scale=spec.scale, seamless=spec.seamless)
             images.append(ImageInput(resolver.image(spec.ref, host), settings))
+        if train_settings.init_from:  # a model ref like ``model``: same checks
+            start = _model_ref(train_settings.init_from, host)
+            if isinstance(start, Job):
+                raise RefError(422, "Setting 'init_from' takes a style name or model folder.")
+            train_settings = dataclasses.replace(train_settings, init_from=start)
         job_id = new_id()
         return Job(
             id=job_id,

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..device import DEVICE_CHOICES
+from ..device import DEVICE_CHOICES, resolve_device
+from ..errors import BadInput
 
 #: Training ranges the service enforces before queueing: (lowest, highest), None = unbounded.
 #: Stylize settings are checked by ``StylizeSettings.validate`` itself.
@@ -52,13 +53,15 @@ def parse_settings(raw: dict[str, Any], default_device: str) -> tuple[Any, Any]:
     for name, value in raw.items():
         _check_range(name, value)
     values = {"device": default_device, **raw}
+    try:
+        resolve_device(values["device"])
+    except BadInput as error:
+        raise SettingsError(str(error)) from None
     return _build(TrainSettings, values), with_overrides(_build(StylizeSettings, values))
 
 
 def with_overrides(stylize_settings: Any, **overrides: Any) -> Any:
     """Stylize settings with one image's overrides (None = keep), validated."""
-    from ..errors import BadInput
-
     changes = {name: value for name, value in overrides.items() if value is not None}
     settings = dataclasses.replace(stylize_settings, **changes)
     try:

@@ -209,6 +209,8 @@ def test_bad_inputs_are_4xx_naming_the_input(worker: WorkerClient, inputs: Path,
         (dict(model=tiny_model, images=[content], settings={"stpes": 3}), 422, "stpes"),
         (dict(model=tiny_model, images=[content], settings={"steps": "many"}), 422, "steps"),
         (dict(model=tiny_model, images=[{"ref": content, "scale": 99}]), 422, "cale"),
+        (dict(model=tiny_model, images=[content], settings={"device": "cuda"}), 422, "cuda"),
+        (dict(model=tiny_model, images=[content], settings={"init_from": "nope"}), 422, "nope"),
     ]
     for body, status, needle in cases:
         with pytest.raises(WorkerError) as caught:
