@@ -8,6 +8,7 @@ submission, naming the setting, rather than a failed job later.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -52,6 +53,8 @@ def parse_settings(raw: dict[str, Any], default_device: str) -> tuple[Any, Any]:
         )
     for name, value in raw.items():
         _check_range(name, value)
+    if "arch" in raw:
+        _check_arch(raw["arch"])
     values = {"device": default_device, **raw}
     try:
         resolve_device(values["device"])
@@ -82,6 +85,24 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
         raise SettingsError(
             f"Setting '{where}' = {first.get('input')!r} is invalid: {first['msg']}."
         ) from None
+
+
+def _check_arch(arch: Any) -> None:
+    """``arch`` holds generator size knobs: known names, small positive integers."""
+    from ..model.generator import ARCH_TYPE, Generator
+
+    if not isinstance(arch, dict):
+        raise SettingsError("Setting 'arch' must be an object of generator options.")
+    knobs = set(inspect.signature(Generator.__init__).parameters) - {"self"}
+    for name, value in arch.items():
+        if name == "type" and value == ARCH_TYPE:
+            continue
+        if name not in knobs:
+            raise SettingsError(
+                f"Setting 'arch.{name}' is not a generator option; use {', '.join(sorted(knobs))}."
+            )
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1024:
+            raise SettingsError(f"Setting 'arch.{name}' = {value!r} must be an integer 1..1024.")
 
 
 def _check_range(name: str, value: Any) -> None:

@@ -211,6 +211,7 @@ def test_bad_inputs_are_4xx_naming_the_input(worker: WorkerClient, inputs: Path,
         (dict(model=tiny_model, images=[{"ref": content, "scale": 99}]), 422, "cale"),
         (dict(model=tiny_model, images=[content], settings={"device": "cuda"}), 422, "cuda"),
         (dict(model=tiny_model, images=[content], settings={"init_from": "nope"}), 422, "nope"),
+        (dict(model=tiny_model, images=[content], settings={"arch": {"bogus": 1}}), 422, "bogus"),
     ]
     for body, status, needle in cases:
         with pytest.raises(WorkerError) as caught:
