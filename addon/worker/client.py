@@ -347,6 +347,8 @@ class WorkerClient:
             if self._spawn is spawn:
                 self._spawn = None
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        if code == -9:
+            how += " (SIGKILL: out of memory, or killed by hand)"
         tail = _log_tail(spawn.log_path, spawn.log_offset)
         raise WorkerDied(
             f"The Restyle worker (pid {spawn.proc.pid}) {how}; its jobs are lost and the next "

@@ -8,6 +8,7 @@ cancel events, so the API answers while a job runs.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -170,6 +171,8 @@ class JobQueue:
             if not job.begin():
                 continue
             self.running = job
+            _log(f"job {job.id} {job.kind} started: {len(job.styles)} style, "
+                 f"{len(job.content)} content, {len(job.images)} image(s)")
             try:
                 self._run(job)
                 job.finish("done", "Finished.")
@@ -186,3 +189,11 @@ class JobQueue:
                 )
             finally:
                 self.running = None
+                snap = job.snapshot()
+                _log(f"job {job.id} {snap['state']} after "
+                     f"{(snap['finished'] or 0) - (snap['started'] or 0):.1f} s: {snap['message']}")
+
+
+def _log(line: str) -> None:
+    """One line to the worker log (stderr), so a crash report shows what was running."""
+    print(f"restyle worker: {line}", file=sys.stderr, flush=True)
