@@ -101,7 +101,7 @@ def test_remote_style_upload_stylize_and_download(worker: WorkerClient, tiny_mod
 
 def test_restyle_progress_rises_and_reports_the_model(worker: WorkerClient, inputs: Path,
                                                       tiny_train: dict) -> None:
-    settings = {**tiny_train, "steps": 6, "seed": 2}
+    settings = {**tiny_train, "steps": 10, "seed": 2}
     job_id = worker.submit("restyle", styles=[inputs / "style.png"],
                            images=[inputs / "content.png"], settings=settings)
     seen = []
@@ -110,7 +110,7 @@ def test_restyle_progress_rises_and_reports_the_model(worker: WorkerClient, inpu
         time.sleep(0.05)
     assert state["state"] == "done", state["message"]
     seen.append(state["progress"])
-    assert seen == sorted(seen)
+    assert seen == sorted(seen) and seen[-1] == 1.0
     assert len({p for p in seen if 0 < p < 1}) >= 3
     assert state["model"] and os.path.isdir(state["model"])
     assert len(state["results"]) == 1
