@@ -50,8 +50,8 @@ class _StylizeBase:
     def execute(self, context):
         try:
             run = runner.start_run(context, self.objects(context), self.bl_label)
-        except (RuntimeError, OSError, session.SetupError) as exc:
-            self.report({"ERROR"}, str(exc))
+        except Exception as exc:  # preparing touches files, images and renders: report it
+            self.report({"ERROR"}, f"Restyle could not prepare the job: {exc}")
             return {"CANCELLED"}
         if self.wait or _blocking(context):
             runner.run_to_end(run)
