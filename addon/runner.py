@@ -54,6 +54,7 @@ class RestyleRun:
         self.state = RUNNING
         self.error = ""
         self.job_id: str | None = None
+        self.client = None  # the worker this run talks to, from its first step on
         self.job: dict = {}
         self.stylized: list[str] = []
         self.out_dir = output_folder(self.prefs.output_dir, bpy.data.filepath, bpy.path.abspath)
@@ -100,7 +101,7 @@ class RestyleRun:
         try:
             self._advance()
         except WorkerDied as exc:
-            session.drop_client()
+            session.drop_client(self.client)
             self.error = f"The stylizer worker stopped unexpectedly; nothing was changed. {exc}"
             return self._finish(FAILED)
         except (WorkerError, session.SetupError, OSError, RuntimeError) as exc:
@@ -110,13 +111,14 @@ class RestyleRun:
 
     def _advance(self) -> None:
         if self.cancel_event.is_set():
-            client = session.current_client()
-            if self.job_id is not None and client is not None:
+            if self.job_id is not None and self.client is not None:
                 with contextlib.suppress(WorkerError):  # a dead worker has stopped anyway
-                    client.cancel(self.job_id)
+                    self.client.cancel(self.job_id)
             self._finish(CANCELLED)
             return
-        client = session.get_client(self.prefs)
+        if self.client is None:
+            self.client = session.get_client(self.prefs)
+        client = self.client
         if not client.poll():
             return  # still starting
         if self.job_id is None:

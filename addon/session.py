@@ -17,6 +17,7 @@ from pathlib import Path
 from .worker.client import WorkerClient
 
 _client: WorkerClient | None = None
+_client_key: tuple = ()
 _root: Path | None = None
 _atexit_registered = False
 
@@ -61,11 +62,24 @@ def _make_client(prefs) -> WorkerClient:
     return WorkerClient(python, jobs_dir=root / "jobs", allow_roots=[root], device=prefs.device)
 
 
+def _config_key(prefs) -> tuple:
+    """The preferences a worker was made from; a change means a new worker next run."""
+    return (prefs.worker_mode, prefs.remote_url, prefs.remote_token, prefs.worker_python,
+            prefs.device)
+
+
 def get_client(prefs) -> WorkerClient:
-    """The session's client, created and started on first use (start does not block)."""
-    global _client, _atexit_registered
+    """The session's client, created and started on first use (start does not block).
+
+    Runs keep the client they started with, so changing the preferences mid-run only
+    affects the next run.
+    """
+    global _client, _client_key, _atexit_registered
+    if _client is not None and _client_key != _config_key(prefs):
+        drop_client()
     if _client is None:
         _client = _make_client(prefs)
+        _client_key = _config_key(prefs)
         _client.start()
         if not _atexit_registered:
             atexit.register(shutdown)
@@ -78,9 +92,11 @@ def current_client() -> WorkerClient | None:
     return _client
 
 
-def drop_client() -> None:
-    """Forget the client (after its worker died or the preferences changed)."""
+def drop_client(only: WorkerClient | None = None) -> None:
+    """Forget (and stop) the client, or only ``only`` if that is still the current one."""
     global _client
+    if only is not None and only is not _client:
+        return
     client, _client = _client, None
     if client is not None:
         with contextlib.suppress(Exception):  # the worker may already be gone

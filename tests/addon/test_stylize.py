@@ -172,11 +172,9 @@ def test_output_folder_preference_and_revert_selected(stylized_scene, bpy_module
 
 def test_missing_worker_python_is_a_clear_error(stylized_scene, bpy_module, restyle_addon):
     bpy = bpy_module
-    session = restyle_addon.addon.session
     prefs = bpy.context.preferences.addons[restyle_addon.__name__].preferences
     before = _scene_state(bpy)
     saved, prefs.worker_python = prefs.worker_python, "/nonexistent/python"
-    session.drop_client()
     try:
         with pytest.raises(RuntimeError, match="Worker Python"):
             bpy.ops.restyle.stylize_scene()
@@ -316,3 +314,48 @@ def test_loading_a_file_cancels_a_running_job(stylized_scene, bpy_module, restyl
     bpy.ops.wm.read_homefile(use_empty=True)  # ends modal operators: the run must not linger
     assert runner.ACTIVE == {} and run.state == runner.CANCELLED
     assert bpy.ops.restyle.stylize_scene.poll()
+
+
+@pytest.fixture
+def remote_worker(restyle_addon, bpy_module):
+    """A worker started by hand with a token, as on a studio server; yields its URL."""
+    import json
+    import subprocess
+
+    from conftest import venv_python
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([str(venv_python()), "-m", "core", "serve", "--port", "0",
+                             "--token", "studio-token"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("RESTYLE_READY "):
+                port = json.loads(line.split(" ", 1)[1])["port"]
+                break
+        else:
+            pytest.fail("the worker did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_remote_worker_uploads_and_downloads(stylized_scene, bpy_module, restyle_addon,
+                                             remote_worker):
+    bpy = bpy_module
+    prefs = bpy.context.preferences.addons[restyle_addon.__name__].preferences
+    prefs.worker_mode, prefs.remote_url = "REMOTE", remote_worker
+    try:
+        prefs.remote_token = "wrong"
+        before = _scene_state(bpy)
+        with pytest.raises(RuntimeError, match="rejected the token"):
+            bpy.ops.restyle.stylize_scene()
+        assert _scene_state(bpy) == before
+        prefs.remote_token = "studio-token"
+        assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, \
+            bpy.context.scene.restyle.last_report
+    finally:
+        prefs.worker_mode, prefs.remote_url, prefs.remote_token = "LOCAL", "", ""
+    for name in stylized_scene["colour"]:
+        assert bpy.data.images[name + ".restyle"]["restyle_original"].name == name
