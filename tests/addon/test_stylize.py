@@ -359,3 +359,25 @@ def test_remote_worker_uploads_and_downloads(stylized_scene, bpy_module, restyle
         prefs.worker_mode, prefs.remote_url, prefs.remote_token = "LOCAL", "", ""
     for name in stylized_scene["colour"]:
         assert bpy.data.images[name + ".restyle"]["restyle_original"].name == name
+
+
+def test_undo_restores_the_scene_before_stylize(stylized_scene, bpy_module):
+    """Global (memfile) undo around a run, with the steps pushed as the UI would push them.
+
+    (Letting the bpy module push an operator's undo step itself, ``undo=True``, crashes
+    Blender 5.0's bpy module even for built-in operators, so the test pushes explicitly.)
+    """
+    bpy = bpy_module
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type == "VIEW_3D")
+    before = _scene_state(bpy)
+    with bpy.context.temp_override(window=window, screen=window.screen, area=area):
+        bpy.ops.ed.undo_push(message="before restyle")
+        assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+        bpy.ops.ed.undo_push(message="Stylize Scene")
+        stylized = _scene_state(bpy)
+        assert stylized != before
+        bpy.ops.ed.undo()
+        assert _scene_state(bpy) == before
+        bpy.ops.ed.redo()
+        assert _scene_state(bpy) == stylized
