@@ -381,3 +381,13 @@ def test_undo_restores_the_scene_before_stylize(stylized_scene, bpy_module):
         assert _scene_state(bpy) == before
         bpy.ops.ed.redo()
         assert _scene_state(bpy) == stylized
+
+
+def test_nothing_to_stylize_is_reported_without_a_worker(clean_scene, bpy_module,
+                                                         restyle_addon):
+    bpy = bpy_module
+    session = restyle_addon.addon.session
+    session.drop_client()
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
+    assert bpy.context.scene.restyle.last_report.startswith("No colour textures to restyle")
+    assert session.current_client() is None  # no worker started for nothing
