@@ -102,7 +102,9 @@ class _RestylePanel:
         col.prop(settings, "max_size")
         col.prop(settings, "seamless")
         if settings.style_source == "IMAGES" or settings.fit_to_scene:
-            layout.prop(settings, "effort")
+            col = layout.column(align=True)
+            col.prop(settings, "effort")
+            col.prop(settings, "steps_override")
         col = layout.column(align=True)
         col.enabled = run is None
         col.scale_y = 1.3
