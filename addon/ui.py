@@ -38,7 +38,8 @@ def _eta_text(seconds: float) -> str:
 class RESTYLE_UL_style_images(bpy.types.UIList):
     """One row per style image: pick any Blender image or one loaded from disk."""
 
-    def draw_item(self, _context, layout, _data, item, _icon, _active_data, _active_prop):
+    def draw_item(self, _context, layout, _data, item, _icon, _active_data, _active_prop,
+                  _index=0, _flt_flag=0):
         layout.prop(item, "image", text="", icon="IMAGE_DATA")
 
 
