@@ -49,23 +49,29 @@ class _ResBlock(nn.Module):
 class Generator(nn.Module):
     """Image (N,3,H,W in [0,1]) to stylized image of the same size; H, W multiples of 8."""
 
-    def __init__(self, width: int = 64, deep_width: int = 128, blocks: int = 4) -> None:
+    def __init__(
+        self, width: int = 64, deep_width: int = 128, blocks: int = 4, detail: int = 8
+    ) -> None:
         super().__init__()
-        self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width, "blocks": blocks}
+        self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
+                     "blocks": blocks, "detail": detail}
         self.multiple = 8
         # Receptive radius in input pixels: each 3x3 conv at 1/s resolution reaches s pixels
         # (stem, down, merge, head at 1/4; two per block at 1/8), plus one 8x8 block because
-        # a pixel sees its whole space-to-depth block.
-        radius = 4 * 4 + 8 * 2 * blocks + 8
+        # a pixel sees its whole space-to-depth block, plus 1 for the full-resolution conv.
+        radius = 4 * 4 + 8 * 2 * blocks + 8 + 1
         self.context = -(-radius // self.multiple) * self.multiple
         self.stem = _ConvNorm(3 * 16, width)  # at 1/4
         self.down = _ConvNorm(width, deep_width, stride=2)  # to 1/8
         self.blocks = nn.Sequential(*[_ResBlock(deep_width) for _ in range(blocks)])
         self.up = nn.Conv2d(deep_width, width * 4, 1)  # pixel_shuffle(2) back to 1/4
         self.merge = _ConvNorm(width * 2, width)  # upsampled deep path + stem skip
-        self.head = _conv(width, 3 * 16)  # pixel_shuffle(4) to full resolution
-        nn.init.zeros_(self.head.weight)  # start as the identity
-        nn.init.zeros_(self.head.bias)
+        self.head = _conv(width, detail * 16)  # pixel_shuffle(4) to full resolution
+        # One cheap full-resolution conv blends across the 4x4 blocks of the shuffle,
+        # which would otherwise show as a grid.
+        self.refine = _conv(detail, 3)
+        nn.init.zeros_(self.refine.weight)  # start as the identity
+        nn.init.zeros_(self.refine.bias)
 
     def set_padding(self, mode: str) -> None:
         """Padding of every conv: "circular" keeps tileable textures tileable."""
@@ -80,7 +86,8 @@ class Generator(nn.Module):
         deep = self.blocks(self.down(stem))
         up = F.relu(F.pixel_shuffle(self.up(deep), 2))
         merged = self.merge(torch.cat([up, stem], dim=1))
-        return x + F.pixel_shuffle(self.head(merged), 4)
+        detail = F.relu(F.pixel_shuffle(self.head(merged), 4))
+        return x + self.refine(detail)
 
 
 def build_generator(**arch: object) -> Generator:

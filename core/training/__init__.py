@@ -1,0 +1,1 @@
+"""Training a style model: data sampling, losses and the training loop."""

@@ -1,0 +1,128 @@
+"""Training data: augmented random crops of content images and scale-matched style crops.
+
+Crops are taken at the images' native resolution (with mild scale jitter),
+because inference runs on textures at their native resolution: a model trained
+on downscaled crops paints strokes at the wrong size. Content crops that are
+almost flat (UV-island padding, black borders) are redrawn, since they teach
+nothing. Every random choice comes from one seeded ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..errors import BadInput
+from ..inference.imageio import load_image, to_float
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tga", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """Any image the stylizer reads, as a (3,H,W) float tensor in [0,1]; alpha is dropped."""
+    image = load_image(path)
+    if min(image.rgb.shape[:2]) < 16:
+        raise BadInput(f"Image {path} is too small ({image.rgb.shape[1]}x{image.rgb.shape[0]});"
+                       " training needs at least 16 px.")
+    return torch.from_numpy(np.ascontiguousarray(to_float(image.rgb))).permute(2, 0, 1)
+
+
+def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
+    """Files as given; folders expand to the images inside them (sorted, recursive)."""
+    found: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            found.append(p)
+    if not found:
+        raise BadInput(f"No images found in {', '.join(str(p) for p in paths) or 'the input'}.")
+    return found
+
+
+def _fit(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Upscale so both sides reach ``size`` (a small texture still yields full crops)."""
+    h, w = img.shape[1:]
+    if min(h, w) >= size:
+        return img
+    factor = size / min(h, w)
+    return _resize(img, factor)
+
+
+def _resize(img: torch.Tensor, factor: float) -> torch.Tensor:
+    h, w = img.shape[1:]
+    out = (max(1, round(h * factor)), max(1, round(w * factor)))
+    return F.interpolate(img[None], size=out, mode="bilinear", antialias=factor < 1,
+                         align_corners=False)[0].clamp(0, 1)
+
+
+class CropSampler:
+    """Random square crops from a set of images, with optional flips and 90-degree turns."""
+
+    def __init__(
+        self,
+        images: Sequence[torch.Tensor],
+        size: int,
+        gen: torch.Generator,
+        scale_jitter: float = 0.0,
+        rotate: bool = True,
+        min_std: float = 0.0,
+    ) -> None:
+        self.images = list(images)
+        self.size = size
+        self.gen = gen
+        self.jitter = scale_jitter
+        self.rotate = rotate
+        self.min_std = min_std
+        # Larger images get proportionally more crops.
+        areas = torch.tensor([float(i.shape[1] * i.shape[2]) for i in self.images])
+        self.weights = areas / areas.sum()
+
+    def _uniform(self) -> float:
+        return float(torch.rand((), generator=self.gen))
+
+    def _one(self) -> torch.Tensor:
+        img = self.images[int(torch.multinomial(self.weights, 1, generator=self.gen))]
+        if self.jitter:
+            img = _resize(img, 2.0 ** ((self._uniform() * 2 - 1) * self.jitter))
+        img = _fit(img, self.size)
+        h, w = img.shape[1:]
+        top = int(self._uniform() * (h - self.size + 1))
+        left = int(self._uniform() * (w - self.size + 1))
+        crop = img[:, top : top + self.size, left : left + self.size]
+        if self._uniform() < 0.5:
+            crop = crop.flip(2)
+        if self.rotate:
+            crop = torch.rot90(crop, int(self._uniform() * 4), dims=(1, 2))
+        return crop
+
+    def batch(self, count: int) -> torch.Tensor:
+        """``count`` crops as (count,3,size,size); nearly flat crops are redrawn a few times."""
+        crops = []
+        for _ in range(count):
+            crop = self._one()
+            for _ in range(8):
+                if crop.std(dim=(1, 2)).mean() >= self.min_std:
+                    break
+                crop = self._one()
+            crops.append(crop)
+        return torch.stack(crops)
+
+
+def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Generator) -> CropSampler:
+    """Content crops: native scale +-1/4 octave, flips, 90-degree turns, no flat crops."""
+    return CropSampler(images, size, gen, scale_jitter=0.25, rotate=True, min_std=0.04)
+
+
+def style_sampler(
+    images: Sequence[torch.Tensor], size: int, gen: torch.Generator, scale: float = 1.0
+) -> CropSampler:
+    """Style crops at ``scale`` x native size; mirrored but never turned, since a
+    painting's stroke directions are part of its style."""
+    scaled = [_resize(i, scale) if scale != 1.0 else i for i in images]
+    return CropSampler(scaled, size, gen, scale_jitter=0.15, rotate=False)

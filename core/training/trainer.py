@@ -1,0 +1,257 @@
+"""Train one style model: ``train_style(style_paths, content_paths, out_dir, settings)``.
+
+The generator learns to restyle random crops of the content images so that
+(a) features of its output keep the input's structure (content loss), (b) the
+distribution of its features matches the style crops' (sliced Wasserstein,
+optionally a normalised Gram), and (c) a PatchGAN critic on style crops cannot
+tell its patches apart. The adversarial term starts only after a warm-up and
+ramps in, so the critic cannot win before the generator has learned colours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..device import resolve_device
+from ..errors import BadInput
+from ..model.discriminator import PatchDiscriminator
+from ..model.features import build_features
+from ..model.generator import Generator, build_generator
+from ..progress import ProgressFn, check_cancel, report
+from ..store import load_model, models_dir, save_model
+from . import losses
+from .data import content_sampler, expand_paths, load_rgb, style_sampler
+
+
+@dataclass
+class TrainSettings:
+    """Every knob of a training run; ``asdict`` is stored in model.json and keys the cache."""
+
+    steps: int = 2000
+    size: int = 128  # crop size in pixels (a multiple of 8)
+    batch: int = 4
+    seed: int = 0
+    device: str = "auto"
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    adv_weight: float = 0.05
+    tv_weight: float = 0.0
+    gram_weight: float = 0.0
+    preserve_color: bool = False
+    time_budget_s: float | None = None
+    init_from: str | None = None
+    style_scale: float = 1.0  # style image resampling before cropping (stroke size)
+    adv_start: float = 0.2  # fraction of the run before the critic's term starts
+    adv_ramp: float = 0.2  # fraction of the run over which it ramps to full weight
+    features: str = "auto"  # auto | random | vgg19 (vgg19 only from a local file)
+    arch: dict = field(default_factory=dict)  # generator kwargs; {} = defaults
+    name: str = ""
+    description: str = ""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cache_key(styles: list[Path], contents: list[Path], settings: TrainSettings) -> str:
+    digest = hashlib.sha256()
+    for group in (styles, contents):
+        for path in group:
+            digest.update(_sha256(path).encode())
+        digest.update(b"|")
+    digest.update(json.dumps(asdict(settings), sort_keys=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def _load_all(paths: list[Path], role: str) -> list[torch.Tensor]:
+    images = []
+    for path in paths:
+        try:
+            images.append(load_rgb(path))
+        except BadInput as exc:
+            raise BadInput(f"{role}: {exc}") from exc
+    return images
+
+
+def _initial_generator(settings: TrainSettings) -> Generator:
+    if settings.init_from:
+        base = load_model(settings.init_from, device="cpu").generator
+        generator = build_generator(**base.arch)
+        generator.load_state_dict(base.state_dict())
+        return generator
+    return build_generator(**settings.arch)
+
+
+def _eta(start: float, fraction: float) -> str:
+    if fraction <= 0:
+        return "?"
+    left = (time.monotonic() - start) * (1 - fraction) / fraction
+    return f"{int(left // 60)}m{int(left % 60):02d}s"
+
+
+class _Run:
+    """The state of one training run: nets, optimisers, samplers, and one step."""
+
+    def __init__(self, styles, contents, settings: TrainSettings) -> None:
+        self.s = settings
+        self.device = resolve_device(settings.device)
+        torch.manual_seed(settings.seed)
+        self.gen = torch.Generator().manual_seed(settings.seed)
+        self.G = _initial_generator(settings).to(self.device).train()
+        self.D = PatchDiscriminator().to(self.device).train()
+        self.features = build_features(settings.features).to(self.device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr, betas=(0.5, 0.99))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=settings.lr, betas=(0.5, 0.99))
+        self.content = content_sampler(contents, settings.size, self.gen)
+        self.style = style_sampler(styles, settings.size, self.gen, settings.style_scale)
+
+    def adv_factor(self, fraction: float) -> float:
+        if self.s.adv_weight <= 0 or fraction < self.s.adv_start:
+            return 0.0
+        return min(1.0, (fraction - self.s.adv_start) / max(self.s.adv_ramp, 1e-6))
+
+    def _styled_view(self, x: torch.Tensor) -> torch.Tensor:
+        """What the style terms see: the image, or its luminance when colours are kept."""
+        if self.s.preserve_color:
+            return losses.luminance(x).expand(-1, 3, -1, -1)
+        return x
+
+    def step(self, fraction: float) -> dict[str, float]:
+        s, dev = self.s, self.device
+        content = self.content.batch(s.batch).to(dev)
+        style = self._styled_view(self.style.batch(s.batch).to(dev))
+        out = self.G(content)
+        seen = self._styled_view(out)
+        adv = self.adv_factor(fraction)
+
+        d_loss = torch.zeros(())
+        if adv > 0:
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss = losses.hinge_critic(self.D(style), self.D(seen.detach()))
+            d_loss.backward()
+            self.opt_d.step()
+
+        with torch.no_grad():
+            f_in = self.features(content)
+            f_style = self.features(style)
+        f_out = self.features(seen.clamp(-0.5, 1.5))
+        style_loss = out.new_zeros(())
+        gram_loss = out.new_zeros(())
+        for fo, fs in zip(f_out, f_style, strict=True):
+            dirs = losses.random_directions(fo.shape[1], 32, self.gen, dev)
+            style_loss = style_loss + losses.sliced_wasserstein(fo, fs, dirs)
+            if s.gram_weight:
+                gram_loss = gram_loss + losses.normalised_gram(fo, fs)
+        levels = self.features.content_levels
+        content_loss = losses.content_loss([f_out[i] for i in levels], [f_in[i] for i in levels])
+        total = (
+            s.content_weight * content_loss
+            + s.style_weight * style_loss
+            + s.gram_weight * gram_loss
+            + s.tv_weight * losses.total_variation(out)
+            + 10.0 * losses.range_penalty(out)
+        )
+        if s.preserve_color:
+            total = total + 10.0 * losses.colour_loss(out, content)
+        g_adv = torch.zeros(())
+        if adv > 0:
+            g_adv = losses.hinge_generator(self.D(seen))
+            total = total + adv * s.adv_weight * g_adv
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_g.step()
+        return {
+            "content": float(content_loss.detach()),
+            "style": float(style_loss.detach()),
+            "adv": float(g_adv.detach()),
+            "critic": float(d_loss.detach()),
+            "total": float(total.detach()),
+        }
+
+
+def run_training(
+    styles: list[torch.Tensor],
+    contents: list[torch.Tensor],
+    settings: TrainSettings,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[Generator, dict]:
+    """Train on in-memory images; returns the generator (eval mode, CPU) and run stats."""
+    if settings.size % 8 or settings.size < 32:
+        raise BadInput(f"Crop size {settings.size} must be a multiple of 8 and at least 32.")
+    run = _Run(styles, contents, settings)
+    start = time.monotonic()
+    budget = settings.time_budget_s
+    step, last_report, history = 0, 0.0, []
+    while step < settings.steps:
+        check_cancel(cancel)
+        elapsed = time.monotonic() - start
+        if budget is not None and elapsed >= budget:
+            break
+        fraction = max(step / settings.steps, elapsed / budget if budget else 0.0)
+        logs = run.step(fraction)
+        history.append(logs)
+        step += 1
+        now = time.monotonic()
+        done = max(step / settings.steps, (now - start) / budget if budget else 0.0)
+        if now - last_report > 0.5 or step == settings.steps:
+            last_report = now
+            terms = " ".join(f"{k} {v:.3f}" for k, v in logs.items() if k != "total")
+            report(progress, done, "train",
+                   f"step {step}/{settings.steps} · {terms} · ETA {_eta(start, done)}")
+    check_cancel(cancel)
+    generator = run.G.cpu().eval()
+    stats = {"steps_done": step, "seconds": round(time.monotonic() - start, 1)}
+    if history:
+        tail = history[-min(50, len(history)) :]
+        stats["final_losses"] = {k: round(sum(h[k] for h in tail) / len(tail), 4) for k in tail[0]}
+    return generator, stats
+
+
+def train_style(
+    style_paths: Sequence[Path | str],
+    content_paths: Sequence[Path | str],
+    out_dir: Path | None,
+    settings: TrainSettings | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Train a style model and save it to ``out_dir`` (or the cache); returns the folder."""
+    settings = settings or TrainSettings()
+    styles = expand_paths(style_paths)
+    contents = expand_paths(content_paths)
+    for role, paths in (("Style image", styles), ("Content image", contents)):
+        for path in paths:
+            if not path.is_file():
+                raise BadInput(f"{role} {path} does not exist; check the path.")
+    if out_dir is None:
+        out_dir = models_dir() / _cache_key(styles, contents, settings)
+        if (out_dir / "model.json").is_file() and (out_dir / "model.safetensors").is_file():
+            report(progress, 1.0, "train", f"using cached model {out_dir.name}")
+            return out_dir
+    style_images = _load_all(styles, "Style image")
+    content_images = _load_all(contents, "Content image")
+    report(progress, 0.0, "train", f"training on {len(contents)} content, {len(styles)} style")
+    generator, stats = run_training(style_images, content_images, settings, progress, cancel)
+    meta = {
+        "name": settings.name or Path(out_dir).name,
+        "description": settings.description
+        or f"Trained on {', '.join(p.name for p in styles)}",
+        "architecture": dict(generator.arch),
+        "train_settings": asdict(settings),
+        "train_stats": stats,
+        "style_images": [{"file": p.name, "sha256": _sha256(p)} for p in styles],
+        "content_images": [{"file": p.name, "sha256": _sha256(p)} for p in contents],
+    }
+    check_cancel(cancel)
+    return save_model(generator, meta, Path(out_dir))
+

@@ -1,0 +1,133 @@
+"""Training behaviour at toy sizes: losses fall, style moves, seeds repeat, cancel, bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.errors import BadInput, Cancelled
+from core.model.features import RandomFeatures
+from core.training import losses
+from core.training.data import load_rgb
+from core.training.trainer import TrainSettings, _Run, run_training, train_style
+
+TINY = {"size": 32, "batch": 2, "arch": {"width": 8, "deep_width": 16, "blocks": 1},
+        "device": "cpu", "lr": 3e-3}
+
+
+def _content(path: Path) -> Path:
+    """Smooth shapes on a gradient: something with edges to keep."""
+    y, x = np.mgrid[0:64, 0:64] / 63.0
+    img = np.stack([x, y, 0.5 * np.ones_like(x)], axis=2)
+    img[16:40, 20:44] = (0.9, 0.8, 0.2)
+    Image.fromarray((img * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def _style(path: Path) -> Path:
+    """Bold diagonal stripes in two colours: a style far from the content."""
+    y, x = np.mgrid[0:64, 0:64]
+    stripes = ((x + y) // 4) % 2 == 0
+    img = np.where(stripes[..., None], [30, 40, 200], [240, 120, 20]).astype(np.uint8)
+    Image.fromarray(img).save(path)
+    return path
+
+
+@pytest.fixture()
+def images(tmp_path):
+    return _style(tmp_path / "style.png"), _content(tmp_path / "content.png")
+
+
+def _style_distance(out: torch.Tensor, style: torch.Tensor) -> float:
+    """Sliced Wasserstein on a feature net the training did not use (other seed)."""
+    net = RandomFeatures(seed=99)
+    gen = torch.Generator().manual_seed(0)
+    total = 0.0
+    with torch.no_grad():
+        for fo, fs in zip(net(out), net(style), strict=True):
+            dirs = losses.random_directions(fo.shape[1], 64, gen, "cpu")
+            total += float(losses.sliced_wasserstein(fo, fs, dirs))
+    return total
+
+
+def test_losses_fall_and_style_moves_toward_style(images):
+    style_path, content_path = images
+    style, content = load_rgb(style_path), load_rgb(content_path)
+    settings = TrainSettings(steps=60, adv_weight=0.0, seed=3, **TINY)
+    run = _Run([style], [content], settings)
+    logs = [run.step(i / settings.steps) for i in range(settings.steps)]
+    first = sum(entry["style"] for entry in logs[:5]) / 5
+    last = sum(entry["style"] for entry in logs[-5:]) / 5
+    assert last < 0.7 * first
+    with torch.no_grad():
+        out = run.G.eval()(content[None])
+    # Judged on whole images by features the training did not use.
+    assert _style_distance(out, style[None]) < 0.8 * _style_distance(content[None], style[None])
+
+
+def test_adversarial_phase_runs_and_same_seed_same_weights(images):
+    style, content = (load_rgb(p) for p in images)
+    settings = TrainSettings(steps=6, adv_start=0.3, adv_ramp=0.2, seed=7, **TINY)
+    g1, stats = run_training([style], [content], settings)
+    g2, _ = run_training([style], [content], settings)
+    assert stats["steps_done"] == 6 and stats["final_losses"]["critic"] > 0
+    for (k, a), (_, b) in zip(g1.state_dict().items(), g2.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+    g3, _ = run_training([style], [content], TrainSettings(**{**vars(settings), "seed": 8}))
+    assert not torch.equal(g1.head.weight, g3.head.weight)
+
+
+def test_train_style_saves_loadable_model_and_caches(images, tmp_path, monkeypatch):
+    from core.store import load_model
+
+    monkeypatch.setenv("RESTYLE_CACHE", str(tmp_path / "cache"))
+    style_path, content_path = images
+    settings = TrainSettings(steps=3, **TINY)
+    messages: list[str] = []
+    folder = train_style([style_path], [content_path], None, settings,
+                         progress=lambda f, phase, m: messages.append(m))
+    assert folder.parent == tmp_path / "cache" / "models"
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["architecture"]["type"] == "restyle-gen"
+    assert meta["style_images"][0]["file"] == "style.png"
+    assert meta["train_settings"]["steps"] == 3
+    assert any("step 3/3" in m and "ETA" in m for m in messages)
+    model = load_model(str(folder), device="cpu")
+    assert model.generator.arch == meta["architecture"]
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    again = train_style([style_path], [content_path], None, settings)
+    assert again == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_cancel_raises_and_writes_nothing(images, tmp_path):
+    style_path, content_path = images
+    cancel = threading.Event()
+    out = tmp_path / "model"
+
+    def progress(fraction: float, phase: str, message: str) -> None:
+        if "step" in message:
+            cancel.set()  # cancel as soon as the first step reports
+
+    with pytest.raises(Cancelled):
+        train_style([style_path], [content_path], out, TrainSettings(steps=50, **TINY),
+                    progress=progress, cancel=cancel)
+    assert not out.exists()
+    assert not any(p.name.startswith(".model") for p in tmp_path.iterdir())
+
+
+def test_bad_style_and_content_paths_name_the_file(images, tmp_path):
+    style_path, content_path = images
+    missing = tmp_path / "no_such_style.jpg"
+    with pytest.raises(BadInput, match=r"no_such_style\.jpg"):
+        train_style([missing], [content_path], tmp_path / "m", TrainSettings(steps=1, **TINY))
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"not an image at all")
+    with pytest.raises(BadInput, match=r"broken\.png"):
+        train_style([style_path], [corrupt], tmp_path / "m", TrainSettings(steps=1, **TINY))
+    assert not (tmp_path / "m").exists()
