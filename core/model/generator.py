@@ -66,12 +66,12 @@ class Generator(nn.Module):
         self.blocks = nn.Sequential(*[_ResBlock(deep_width) for _ in range(blocks)])
         self.up = nn.Conv2d(deep_width, width * 4, 1)  # pixel_shuffle(2) back to 1/4
         self.merge = _ConvNorm(width * 2, width)  # upsampled deep path + stem skip
-        self.head = _conv(width, detail * 16)  # pixel_shuffle(4) to full resolution
-        # One cheap full-resolution conv blends across the 4x4 blocks of the shuffle,
-        # which would otherwise show as a grid.
-        self.refine = _conv(detail, 3)
-        nn.init.zeros_(self.refine.weight)  # start as the identity
-        nn.init.zeros_(self.refine.bias)
+        self.to_detail = _conv(width, detail * 16)  # pixel_shuffle(4) to full resolution
+        # The one full-resolution conv blends across the 4x4 blocks of the shuffle, which
+        # would otherwise show as a grid, and gives the RGB residual.
+        self.head = _conv(detail, 3)
+        nn.init.zeros_(self.head.weight)  # start as the identity
+        nn.init.zeros_(self.head.bias)
 
     def set_padding(self, mode: str) -> None:
         """Padding of every conv: "circular" keeps tileable textures tileable."""
@@ -86,8 +86,8 @@ class Generator(nn.Module):
         deep = self.blocks(self.down(stem))
         up = F.relu(F.pixel_shuffle(self.up(deep), 2))
         merged = self.merge(torch.cat([up, stem], dim=1))
-        detail = F.relu(F.pixel_shuffle(self.head(merged), 4))
-        return x + self.refine(detail)
+        detail = F.relu(F.pixel_shuffle(self.to_detail(merged), 4))
+        return x + self.head(detail)
 
 
 def build_generator(**arch: object) -> Generator:
