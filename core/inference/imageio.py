@@ -168,6 +168,31 @@ def _save_options(image: Image.Image) -> dict[str, Any]:
     return options
 
 
+def _read(image: Image.Image, colour_bands: int | None = None) -> tuple[np.ndarray, Any]:
+    """Pixels copied in row strips: Pillow's whole-image conversion briefly holds two
+    extra copies (1 GB for an 8K texture). ``colour_bands`` splits off trailing alpha."""
+    bands = len(image.getbands())
+    rows = max(1, (1 << 24) // (image.width * bands * 4))
+    colour = alpha = None
+    for top in range(0, image.height, rows):
+        part = np.asarray(image.crop((0, top, image.width, min(top + rows, image.height))))
+        if colour is None:
+            shape = (image.height, image.width)
+            if colour_bands is None:
+                colour = np.empty(shape + part.shape[2:], part.dtype)
+            else:
+                colour = np.empty(shape + ((colour_bands,) if colour_bands > 1 else ()),
+                                  part.dtype)
+                alpha = np.empty(shape, part.dtype)
+        if colour_bands is None:
+            colour[top : top + len(part)] = part
+        else:
+            colour[top : top + len(part)] = (part[..., :colour_bands] if colour_bands > 1
+                                             else part[..., 0])
+            alpha[top : top + len(part)] = part[..., colour_bands]
+    return colour, alpha
+
+
 def _pixels(path: Path, image: Image.Image, info: ImageInfo) -> tuple[np.ndarray, Any]:
     """rgb storage and untouched alpha for every Pillow mode; fills in info.mode/bit_depth."""
     mode = image.mode
@@ -180,28 +205,26 @@ def _pixels(path: Path, image: Image.Image, info: ImageInfo) -> tuple[np.ndarray
         return samples[..., :3], (samples[..., 3].copy() if header[1] == 6 else None)
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         info.mode, info.bit_depth = ("I;16" if mode != "I" else "I"), 16
-        grey = np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
+        grey = _read(image)[0]
+        grey = grey if grey.dtype == np.uint16 else np.clip(grey, 0, 65535).astype(np.uint16)
         return _grey_to_rgb(grey), None
     if mode == "F":
         info.bit_depth = 32
-        return _grey_to_rgb(np.clip(np.asarray(image, np.float32), 0.0, 1.0)), None
+        return _grey_to_rgb(np.clip(_read(image)[0], 0.0, 1.0)), None
     if mode == "1":
         info.bit_depth = 1
     if mode == "P" and "transparency" in image.info:
         info.mode, mode, image = "RGBA", "RGBA", image.convert("RGBA")
     if mode in ("L", "1"):
-        return _grey_to_rgb(np.asarray(image.convert("L"))), None
+        return _grey_to_rgb(_read(image if mode == "L" else image.convert("L"))[0]), None
     if mode in _TO_RGB_KEEPING_ALPHA:
         if mode in ("LA", "La"):
-            array = np.asarray(image)
-            return _grey_to_rgb(array[..., 0]), array[..., 1].copy()
+            grey, alpha = _read(image, 1)
+            return _grey_to_rgb(grey), alpha
         if mode != "RGBA":
             info.mode, image = "RGBA", image.convert("RGBA")
-        array = np.asarray(image)
-        return array[..., :3], array[..., 3].copy()
-    if mode != "RGB":
-        image = image.convert("RGB")
-    return np.asarray(image), None
+        return _read(image, 3)
+    return _read(image if mode == "RGB" else image.convert("RGB"))
 
 
 def _load_exr(path: Path) -> LoadedImage:

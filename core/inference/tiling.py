@@ -38,7 +38,7 @@ ONE_PASS_MAX_PIXELS = 1024 * 1024
 WHOLE_STATS_MAX_PIXELS = 1024 * 1024
 STATS_CROP = 256
 STATS_CROPS = 32  # at most; about STATS_SHARE of the image, at least 4 crops
-STATS_SHARE = 0.15
+STATS_SHARE = 0.08
 
 #: finish(stylized, source) -> final, all float32 (h, w, 3): strength, colour keeping.
 FinishFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
