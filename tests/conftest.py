@@ -111,6 +111,31 @@ def test_scene(clean_scene, bpy_module, tmp_path):
     return build_test_scene(bpy_module, tmp_path / "assets")
 
 
+# --------------------------------------------------------------------------- settings
+
+STYLE_PAINTING = ROOT / "core" / "data" / "styles" / "starry_night.jpg"
+
+
+def use_tiny_training(bpy, renders: bool = False) -> None:
+    """Tiny, fast stylize settings: a custom style image, 64 px textures, 3 training steps.
+
+    Tests that use exactly these on the standard test scene share one trained model
+    through the worker's cache (keyed by the style and content bytes and the settings),
+    so only the first of them in a session pays for training. ``renders`` keeps the
+    render-aware training and stroke-scale measurement on (slower; tests/render).
+    """
+    settings = bpy.context.scene.restyle
+    settings.style_source = "IMAGES"
+    settings.style_images.add().image = bpy.data.images.load(str(STYLE_PAINTING),
+                                                             check_existing=True)
+    settings.steps_override = 3
+    settings.max_size = 64
+    settings.effort = "QUICK"
+    render = bpy.context.scene.restyle_render
+    render.render_aware = renders
+    render.consistent_scale = renders
+
+
 # --------------------------------------------------------------------------- scene builder
 
 def copy_assets(dest: Path) -> Path:

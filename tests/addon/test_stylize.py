@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-
-STYLE_PAINTING = ROOT / "core" / "data" / "styles" / "starry_night.jpg"
+from conftest import ROOT, use_tiny_training
 
 
 def _digest(path: Path) -> str:
@@ -24,20 +22,6 @@ def _digest(path: Path) -> str:
 
 def _original_files(assets: Path) -> dict[str, str]:
     return {p.name: _digest(p) for p in sorted(assets.rglob("*")) if p.is_file()}
-
-
-def _tiny_settings(bpy) -> None:
-    """A custom style image, 64 px textures, 3 training steps, no extra renders."""
-    settings = bpy.context.scene.restyle
-    settings.style_source = "IMAGES"
-    item = settings.style_images.add()
-    item.image = bpy.data.images.load(str(STYLE_PAINTING), check_existing=True)
-    settings.steps_override = 3
-    settings.max_size = 64
-    settings.effort = "QUICK"
-    render = bpy.context.scene.restyle_render  # renders are tested in tests/render
-    render.render_aware = False
-    render.consistent_scale = False
 
 
 def _node_images(bpy) -> dict[str, str]:
@@ -59,7 +43,7 @@ def _scene_state(bpy) -> dict:
 
 @pytest.fixture
 def stylized_scene(test_scene, bpy_module):
-    _tiny_settings(bpy_module)
+    use_tiny_training(bpy_module)
     return test_scene
 
 
