@@ -3,8 +3,9 @@
 Prints one table:
 - inference seconds and megapixels/s at 512, 1024, 2048 px: ours through the real
   tiled path (``stylize_array``, default 512 px tiles, shared statistics, uint8 in
-  and out; up to 1 MP that path is one pass; 2048 also with 1024 px tiles) and the reference network in one untiled forward (its best case), on
-  the same texture in the same process; runs alternate and the best of ``--repeat``
+  and out; up to 1 MP that path is one pass; 2048 also with 1024 px tiles) and
+  the reference network in one untiled forward (its best case), on the same
+  texture in the same process; runs alternate and the best of ``--repeat``
   counts, so load from other processes hits both alike;
 - peak memory (RSS high-water mark) of ``python -m core stylize`` on an
   8192x8192 PNG, measured in a child process;
