@@ -375,3 +375,12 @@ def test_nothing_to_stylize_is_reported_without_a_worker(clean_scene, bpy_module
     assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}
     assert bpy.context.scene.restyle.last_report.startswith("No colour textures to restyle")
     assert session.current_client() is None  # no worker started for nothing
+
+
+def test_style_images_mode_without_an_image_says_what_to_do(test_scene, bpy_module):
+    bpy = bpy_module
+    bpy.context.scene.restyle.style_source = "IMAGES"
+    before = _scene_state(bpy)
+    with pytest.raises(RuntimeError, match="No style image chosen"):
+        bpy.ops.restyle.stylize_scene()
+    assert _scene_state(bpy) == before
