@@ -168,13 +168,24 @@ def _color_images(socket, stack: tuple, seen: set, found: list) -> None:
                     _color_images(inp, stack[:-1], seen, found)
 
 
+def _principled_nodes(tree, stack: tuple = ()):
+    """(Principled BSDF, enclosing group nodes) in ``tree`` and the groups it uses."""
+    for node in tree.nodes:
+        if node.type == "BSDF_PRINCIPLED":
+            yield node, stack
+        elif node.type == "GROUP" and node.node_tree is not None and len(stack) < 16:
+            yield from _principled_nodes(node.node_tree, (*stack, node))
+
+
 def base_color_image_nodes(material) -> list:
-    """Image Texture nodes feeding any Principled BSDF's Base Color in ``material``."""
+    """Image Texture nodes feeding any Principled BSDF's Base Color in ``material``.
+
+    Principled nodes inside node groups count too (a studio's shader group).
+    """
     found: list = []
     seen: set = set()
-    for node in material.node_tree.nodes:
-        if node.type == "BSDF_PRINCIPLED":
-            _color_images(node.inputs["Base Color"], (), seen, found)
+    for node, stack in _principled_nodes(material.node_tree):
+        _color_images(node.inputs["Base Color"], stack, seen, found)
     return found
 
 

@@ -67,3 +67,28 @@ def test_selected_objects_only(test_scene, bpy_module, discovery):
     bpy = bpy_module
     found = discovery.discover(discovery.objects_materials([bpy.data.objects["PackedPlane"]]))
     assert [u.image.name for u in found.textures] == ["packed.png"]
+
+
+def test_principled_inside_a_group_is_followed_out_to_the_image(clean_scene, bpy_module,
+                                                                 discovery, tmp_path):
+    bpy = bpy_module
+    image = bpy.data.images.new("outside.png", 8, 8)
+    image.filepath_raw = str(tmp_path / "outside.png")
+    image.file_format = "PNG"
+    image.save()
+    group = bpy.data.node_groups.new("StudioShader", "ShaderNodeTree")
+    group.interface.new_socket("Albedo", in_out="INPUT", socket_type="NodeSocketColor")
+    group.interface.new_socket("Shader", in_out="OUTPUT", socket_type="NodeSocketShader")
+    g_in, g_out = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
+    bsdf = group.nodes.new("ShaderNodeBsdfPrincipled")
+    group.links.new(g_in.outputs[0], bsdf.inputs["Base Color"])
+    group.links.new(bsdf.outputs[0], g_out.inputs[0])
+    mat = bpy.data.materials.new("Studio")
+    if bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    nodes.remove(nodes["Principled BSDF"])
+    tex, node = nodes.new("ShaderNodeTexImage"), nodes.new("ShaderNodeGroup")
+    tex.image, node.node_tree = image, group
+    mat.node_tree.links.new(tex.outputs["Color"], node.inputs[0])
+    assert [n.image.name for n in discovery.base_color_image_nodes(mat)] == ["outside.png"]
