@@ -16,7 +16,7 @@ from ..errors import BadInput
 from ..progress import ProgressFn, check_cancel, report, scaled
 from ..store import StyleModel, load_model
 from .imageio import MAX_PIXELS, from_float, load_image, save_image, to_float
-from .tiling import is_tileable, stylize_tiled
+from .tiling import FinishFn, is_tileable, stylize_tiled
 
 SEAMLESS_CHOICES = ("auto", "on", "off")
 _FINISH_ROWS = 256  # rows per chunk when finishing a resampled image
@@ -44,13 +44,18 @@ class StylizeSettings:
         if self.seamless not in SEAMLESS_CHOICES:
             raise BadInput(f"Seamless must be one of {', '.join(SEAMLESS_CHOICES)}, "
                            f"not {self.seamless!r}.")
-        if not 0.0 <= float(self.strength) <= 1.0:
+        try:
+            strength, scale = float(self.strength), float(self.scale)
+        except (TypeError, ValueError) as exc:
+            raise BadInput(f"Strength {self.strength!r} and scale {self.scale!r} must be "
+                           "numbers.") from exc
+        if not 0.0 <= strength <= 1.0:
             raise BadInput(f"Strength {self.strength!r} is out of range; use 0 to 1.")
-        if not (math.isfinite(float(self.scale)) and 0.05 <= float(self.scale) <= 8.0):
+        if not (math.isfinite(scale) and 0.05 <= scale <= 8.0):
             raise BadInput(f"Scale {self.scale!r} is out of range; use 0.05 to 8.")
 
 
-def _finisher(settings: StylizeSettings):
+def _finisher(settings: StylizeSettings) -> FinishFn | None:
     """The per-pixel finish (colour keeping, then strength), or None when it is a no-op."""
     if not settings.preserve_color and settings.strength >= 1.0:
         return None
@@ -92,9 +97,10 @@ def stylize_array(model: StyleModel, rgb: np.ndarray, settings: StylizeSettings,
     wrap = _seamless(rgb, settings.seamless)
     finish = _finisher(settings)
     height, width = rgb.shape[:2]
-    if settings.scale == 1.0:
+    if float(settings.scale) == 1.0:
         return stylize_tiled(generator, rgb, settings.tile, wrap, finish, progress, cancel)
-    size = (max(8, round(width * settings.scale)), max(8, round(height * settings.scale)))
+    scale = float(settings.scale)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
     if size[0] * size[1] > MAX_PIXELS:
         raise BadInput(f"Scale {settings.scale} would make a {size[0]}x{size[1]} image, over "
                        "the 16384x16384 limit; use a smaller scale.")
