@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -68,7 +69,7 @@ def whiten(x: torch.Tensor) -> torch.Tensor:
 def _quantiles(feat: torch.Tensor, dirs: torch.Tensor, count: int = 256) -> torch.Tensor:
     proj = feat[0].flatten(1).T @ dirs  # (HW, P)
     q = torch.linspace(0, 1, count)
-    return torch.quantile(proj[torch.randperm(proj.shape[0])[:100_000]], q, dim=0)
+    return torch.quantile(proj[torch.randperm(proj.shape[0])[:20_000]], q, dim=0)
 
 
 @torch.no_grad()
@@ -132,16 +133,13 @@ def colour_transfer(src: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return ((src - mi) / (si + 1e-5) * ss + ms).clamp(0, 1)
 
 
-@torch.no_grad()
-def run_generator(generator: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """Whole-image inference (reflect-padded to the generator's multiple), clamped."""
-    m = getattr(generator, "multiple", 8)
-    h, w = image.shape[1:]
-    ph, pw = (-h) % m, (-w) % m
-    x = F.pad(image[None], (0, pw, 0, ph), mode="reflect") if ph or pw else image[None]
-    with torch.inference_mode():
-        y = generator(x)[0, :, :h, :w]
-    return y.clamp(0, 1)
+def stylize(model, image: torch.Tensor) -> torch.Tensor:
+    """The product's own inference path (tiled, seamless auto) on a (3,H,W) image."""
+    from core.inference.stylize import StylizeSettings, stylize_array
+
+    rgb = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
+    out = stylize_array(model, rgb, StylizeSettings(device="cpu"))
+    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)
 
 
 def evaluate(rows: dict[str, list[torch.Tensor]], sources: list[torch.Tensor],
@@ -173,17 +171,18 @@ def main() -> None:
           f"{'SSIM(blur)':>10} {'edge corr':>9}")
     for name in args.styles:
         model = load_model(name, device="cpu")
+        label = model.name
         files = [ROOT / "core" / "data" / "styles" / i["file"] for i in model.meta["style_images"]]
         style = load_rgb(files[0])
         rows = {
             "input (baseline)": sources,
             "colour transfer (base)": [colour_transfer(s, style) for s in sources],
-            "stylized": [run_generator(model.generator, s) for s in sources],
+            "stylized": [stylize(model, s) for s in sources],
         }
         table = evaluate(rows, sources, style, net)
         d_in, d_ct = table["input (baseline)"][0], table["colour transfer (base)"][0]
         for row, (d, s, e) in table.items():
-            print(f"{name:14} {row:22} {d:10.4f} {d / d_in:9.2f} {d / d_ct:9.2f} "
+            print(f"{label:14} {row:22} {d:10.4f} {d / d_in:9.2f} {d / d_ct:9.2f} "
                   f"{s:10.3f} {e:9.3f}")
         if args.out:
             from PIL import Image
@@ -191,7 +190,7 @@ def main() -> None:
             args.out.mkdir(parents=True, exist_ok=True)
             for path, out in zip(args.textures, rows["stylized"], strict=True):
                 arr = (out.permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
-                Image.fromarray(arr).save(args.out / f"{name}_{Path(path).stem}.png")
+                Image.fromarray(arr).save(args.out / f"{label}_{Path(path).stem}.png")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,13 @@ class _Run:
             return 0.0
         return min(1.0, (fraction - self.s.adv_start) / max(self.s.adv_ramp, 1e-6))
 
+    def set_lr(self, fraction: float) -> None:
+        """Full rate, then a linear decay over the last 30% of the run to settle the weights."""
+        factor = 1.0 if fraction < 0.7 else max(0.1, (1.0 - fraction) / 0.3)
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = self.s.lr * factor
+
     def _styled_view(self, x: torch.Tensor) -> torch.Tensor:
         """What the style terms see: the image, or its luminance when colours are kept."""
         if self.s.preserve_color:
@@ -132,6 +139,7 @@ class _Run:
         out = self.G(content)
         seen = self._styled_view(out)
         adv = self.adv_factor(fraction)
+        self.set_lr(fraction)
 
         d_loss = torch.zeros(())
         if adv > 0:
