@@ -44,7 +44,7 @@ class TrainSettings:
     content_weight: float = 1.0
     style_weight: float = 1.0
     adv_weight: float = 0.05
-    tv_weight: float = 0.0
+    tv_weight: float = 2.0
     gram_weight: float = 0.0
     preserve_color: bool = False
     time_budget_s: float | None = None
