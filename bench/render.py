@@ -4,8 +4,9 @@ Builds the extension, installs it into a throw-away Blender user folder (like th
 loads the CC0 demo models with a camera and a sun, and measures with a real worker:
 
 1. ``restyle.preview`` at 512 px against the plain 512 px render of the same view;
-2. one Stylize Scene run with render-aware training on against the same run on textures
-   only (same steps, same crop size, fresh model cache for each, so both really train).
+2. Stylize Scene runs with render-aware training on against the same runs on textures
+   only (same steps, same crop size, fresh model cache for each, so both really train;
+   alternated, ``--repeats`` - 1 of each, medians).
 
     .venv/bin/python bench/render.py [--steps 60] [--repeats 3] [--engine CYCLES]
 
@@ -107,23 +108,36 @@ def bench_preview(bpy, addon, repeats: int, engine: str) -> list[tuple[str, floa
              f"{preview_s / render_s:.2f}")]
 
 
-def bench_training(bpy, addon, steps: int, tmp: Path) -> list[tuple[str, float, str]]:
-    """One Stylize Scene run per mode, each with a fresh model cache (so it trains)."""
+def bench_training(bpy, addon, steps: int, repeats: int, tmp: Path) -> list[tuple]:
+    """Stylize Scene with and without render-aware training, alternating, medians.
+
+    Each run gets a fresh model cache and worker (so it really trains); the clock covers
+    the run's start (texture export, and the renders when on) and the whole job.
+    """
     runner = addon.runner
+    starts: dict[bool, list[float]] = {False: [], True: []}
+    totals: dict[bool, list[float]] = {False: [], True: []}
+    renders = {}
+    for rep in range(repeats):
+        for aware in (False, True):
+            os.environ["RESTYLE_CACHE"] = str(tmp / f"cache_{aware}_{rep}")
+            addon.session.shutdown()  # a new worker picks up the fresh cache folder
+            addon.session.get_client(addon.preferences.get_prefs(bpy.context)).wait_ready()
+            bpy.context.scene.restyle_render.render_aware = aware
+            begin = time.perf_counter()
+            run = runner.start_run(bpy.context, list(bpy.context.scene.objects), "bench")
+            starts[aware].append(time.perf_counter() - begin)
+            assert runner.run_to_end(run) == runner.DONE, bpy.context.scene.restyle.last_report
+            totals[aware].append(time.perf_counter() - begin)
+            renders[aware] = len(run.body["content"]) - len(run.body["images"])
+    base_start, base_total = (statistics.median(starts[False]), statistics.median(totals[False]))
     rows = []
     for aware in (False, True):
-        os.environ["RESTYLE_CACHE"] = str(tmp / f"cache_{aware}")
-        addon.session.shutdown()  # a new worker picks up the fresh cache folder
-        bpy.context.scene.restyle_render.render_aware = aware
-        run = runner.start_run(bpy.context, list(bpy.context.scene.objects), "bench")
-        client = addon.session.get_client(addon.preferences.get_prefs(bpy.context))
-        client.wait_ready()
-        renders = len(run.body["content"]) - len(run.body["images"])
-        seconds = timed(lambda run=run: runner.run_to_end(run))
-        assert run.state == runner.DONE, bpy.context.scene.restyle.last_report
-        rows.append((f"stylize_scene {steps} steps, {renders} renders", seconds))
-    base = rows[0][1]
-    return [(label, s, f"{s / base:.2f}") for label, s in rows]
+        start, total = statistics.median(starts[aware]), statistics.median(totals[aware])
+        what = f"{renders[aware]} renders" if aware else "textures only"
+        rows.append((f"run start (export, renders), {what}", start, f"{start / base_start:.2f}"))
+        rows.append((f"stylize_scene {steps} steps, {what}", total, f"{total / base_total:.2f}"))
+    return rows
 
 
 def main() -> None:
@@ -140,7 +154,7 @@ def main() -> None:
         prep = addon.runner.start_run(bpy.context, list(bpy.context.scene.objects), "model")
         assert addon.runner.run_to_end(prep) == addon.runner.DONE  # a model for the preview
         rows = bench_preview(bpy, addon, args.repeats, args.engine)
-        rows += bench_training(bpy, addon, args.steps, tmp)
+        rows += bench_training(bpy, addon, args.steps, max(1, args.repeats - 1), tmp)
         addon.session.shutdown()
     print(f"\n{'what':<48} {'seconds':>9} {'ratio':>7}")
     for label, seconds, ratio in rows:

@@ -30,8 +30,10 @@ from .views import View, render_scene, render_view
 REFERENCE_WIDTH = 1024  # densities are reported in texels per pixel of a 1024-px-wide view
 SCALE_RANGE = (0.25, 2.0)  # beyond this the net sees too little or too much context
 _LAYER = "ViewLayer"  # the only view layer of the temporary render scene
-_CHANNELS = {"u": "UV.U", "v": "UV.V", "a": "UV.A", "object": "Object Index.X",
-             "material": "Material Index.X"}
+_NEW_PASS_NAMES = bpy.app.version >= (5, 0, 0)  # 4.x writes IndexOB / IndexMA
+_CHANNELS = {"u": "UV.U", "v": "UV.V", "a": "UV.A",
+             "object": "Object Index.X" if _NEW_PASS_NAMES else "IndexOB.X",
+             "material": "Material Index.X" if _NEW_PASS_NAMES else "IndexMA.X"}
 
 
 @dataclass
