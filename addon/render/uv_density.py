@@ -169,7 +169,9 @@ def choose_scales(densities: Sequence[TextureDensity], target: float = 1.0,
 
     The reference density is the pixel-weighted geometric mean over all seen textures, so
     the typical texture, and any texture no view shows, gets scale 1/target. Larger ``target``
-    means larger strokes on screen.
+    means larger strokes on screen. A scale above 1 shrinks strokes in texel space; marks
+    already near 2 texels wide cannot shrink further (they alias away when the result is
+    resampled back), so for very fine styles raise ``target`` to keep scales at or below 1.
     """
     seen = [d for d in densities if d.density]
     if not seen:
