@@ -50,6 +50,9 @@ class PreviewRun:
         settings = scene.restyle_render
         self.prefs = get_prefs(context)
         self.model = model
+        style = scene.restyle  # look like the final result; a render never tiles
+        self.settings = {"strength": float(style.strength),
+                         "preserve_color": bool(style.keep_colors), "seamless": "off"}
         self.job_id: str | None = None
         self.image: bpy.types.Image | None = None
         self.error = ""
@@ -68,7 +71,8 @@ class PreviewRun:
             return True  # the worker is still starting
         if self.job_id is None:
             self.job_id = client.submit("stylize", model=self.model,
-                                        images=[client.ref(self.render)], settings={})
+                                        images=[client.ref(self.render)],
+                                        settings=self.settings)
             return True
         state = client.job(self.job_id)
         if state["state"] not in _TERMINAL:
