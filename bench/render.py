@@ -9,6 +9,7 @@ loads the CC0 demo models with a camera and a sun, and measures with a real work
    alternated, ``--repeats`` - 1 of each, medians).
 
     .venv/bin/python bench/render.py [--steps 60] [--repeats 3] [--engine CYCLES]
+                                     [--style NAME] [--preview-only]
 
 Prints a table; every ratio is against a reference measured in the same run.
 """
@@ -145,16 +146,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engine", default="CYCLES", choices=("CYCLES", "WORKBENCH"))
+    parser.add_argument("--style", default="", help="preview with this shipped style")
+    parser.add_argument("--preview-only", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="restyle-bench-render-") as tmp_name:
         tmp = Path(tmp_name)
         bpy, addon = install_extension(tmp)
         demo_scene(bpy)
-        use_style_images(bpy, args.steps)
-        prep = addon.runner.start_run(bpy.context, list(bpy.context.scene.objects), "model")
-        assert addon.runner.run_to_end(prep) == addon.runner.DONE  # a model for the preview
+        if args.style:  # preview with a shipped style
+            bpy.context.scene.restyle.style_source = "SHIPPED"
+            bpy.context.scene.restyle.shipped_style = args.style
+        else:  # train a model on the style painting first
+            use_style_images(bpy, args.steps)
+            prep = addon.runner.start_run(bpy.context, list(bpy.context.scene.objects), "model")
+            assert addon.runner.run_to_end(prep) == addon.runner.DONE
         rows = bench_preview(bpy, addon, args.repeats, args.engine)
-        rows += bench_training(bpy, addon, args.steps, max(1, args.repeats - 1), tmp)
+        if not args.preview_only:
+            use_style_images(bpy, args.steps)
+            rows += bench_training(bpy, addon, args.steps, max(1, args.repeats - 1), tmp)
         addon.session.shutdown()
     print(f"\n{'what':<48} {'seconds':>9} {'ratio':>7}")
     for label, seconds, ratio in rows:
