@@ -177,6 +177,7 @@ def run_demo(out_dir: Path, samples: int = 16, width: int = 480, height: int = 2
     phase("build + install extension", start)
 
     start = time.monotonic()
+    bpy.context.preferences.filepaths.save_version = 0  # no demo_scene.blend1 backups
     build_demo_scene(bpy)
     blend = out_dir / "demo_scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))  # stylized files go to out/restyle/
