@@ -5,8 +5,9 @@ Each tile is a core plus ``context`` pixels of real neighbouring image on every
 side that has a neighbour, so every kept output pixel saw its whole receptive
 field, exactly as in one untiled pass; neighbouring tiles also overlap by a
 small feathered band, a guard against any residual difference. At the image
-border the generator pads itself, as it would untiled; on a seamless axis the
-tile instead reads across the border (circular padding), so the result wraps.
+border the image is mirrored by a few pixels (the generator's own zero padding
+leaves edge artefacts); on a seamless axis the tile instead reads across the
+border (circular padding), so the result wraps.
 All ``TileNorm`` statistics are measured once (``shared_statistics``): on the
 whole image, or beyond 1 MP on a batch of full-resolution crops spread over it,
 so every tile is normalised alike. Images up to 1 MP run in one pass instead:
@@ -36,6 +37,7 @@ from .imageio import from_float, to_float
 ONE_PASS_MAX_PIXELS = 1024 * 1024
 #: Up to this many pixels norm statistics come from the whole image, else from crops.
 WHOLE_STATS_MAX_PIXELS = 1024 * 1024
+MIRROR_BORDER = 16  # pixels of mirrored image around a non-seamless image
 STATS_CROP = 256
 STATS_CROPS = 32  # at most; about STATS_SHARE of the image, at least 4 crops
 STATS_SHARE = 0.08
@@ -122,6 +124,11 @@ class _Tiler:
         self.band = self.multiple * max(1, 8 // self.multiple)
         tile = max(_round_up(tile, self.multiple), 4 * self.band)
         self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
+        # Beyond the image: the wrapped-around image on a seamless axis (a full context of
+        # it), else a short mirrored border, which keeps the generator's own zero padding
+        # (and its edge artefacts) outside the kept pixels.
+        mirror = _round_up(MIRROR_BORDER, self.multiple)
+        self.border = tuple(self.context if w else mirror for w in wrap)
         self.rows = _cores(self.padded[0], tile, self.multiple)
         self.cols = _cores(self.padded[1], tile, self.multiple)
 
@@ -131,10 +138,10 @@ class _Tiler:
         lo_band = self.band if k > 0 else 0
         hi_band = self.band if k < len(cores) - 1 else 0
         keep_lo, keep_hi = lo - lo_band, hi + hi_band
-        if self.wrap[axis]:  # read across the border: the image continues on the other side
-            return keep_lo - self.context, keep_hi + self.context, keep_lo, keep_hi
-        # Else stop at the border, where the generator pads itself exactly as when untiled.
-        start, stop = max(0, keep_lo - self.context), min(self.padded[axis], keep_hi + self.context)
+        # Read up to ``context`` around the core, but never past the padded border.
+        bound = self.border[axis]
+        start = max(-bound, keep_lo - self.context)
+        stop = min(self.padded[axis] + bound, keep_hi + self.context)
         return start, stop, keep_lo, keep_hi
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -146,8 +153,7 @@ class _Tiler:
     def whole(self) -> tuple[np.ndarray, int, int]:
         """The padded image (1, h, w, 3) with ``context`` wrapped around on seamless axes,
         and the offset of the image inside it."""
-        top = self.context if self.wrap[0] else 0
-        left = self.context if self.wrap[1] else 0
+        top, left = self.border
         height, width = self.padded
         return self.read(-top, height + top, -left, width + left)[None], top, left
 
