@@ -1,9 +1,13 @@
-"""The main job: restyle the bundled demo textures with a shipped style, then a contact sheet.
+"""The main job: restyle the bundled demo with a shipped style and export it for VR.
 
-Runs the stylizer through its command line (``python -m core stylize``), exactly
-as other tools do, writes the results to ``out/textures/`` and a labelled
-before/after sheet to ``out/contact_sheet.png``. Each step is a function so the
-Blender scene part can be added around them.
+Two parts, both written to ``out/``:
+1. the demo textures through the stylizer's command line (``python -m core stylize``),
+   exactly as other tools call it: ``out/textures/`` and a labelled before/after
+   ``out/contact_sheet.png``;
+2. the demo scene in real Blender (the bpy module) through the installed extension's
+   operators, in its own process so bpy stays out of this one: a before/after Cycles
+   render sheet, the stylized textures, the ``.blend`` and a validated-ready ``.glb``
+   with its export report (see ``scripts/demo_scene.py``).
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     sheet = contact_sheet(list(zip(textures, results, strict=True)), args.style,
                           args.out / "contact_sheet.png")
     print(f"demo: {len(results)} textures in {args.out / 'textures'}; contact sheet {sheet}")
+    scene = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_scene.py"),
+                            "--out", str(args.out), "--style", args.style], cwd=ROOT, check=False)
+    if scene.returncode != 0:
+        raise SystemExit(f"demo: the Blender scene part failed (exit {scene.returncode}); "
+                         "see the message above.")
     return 0
 
 

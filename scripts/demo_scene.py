@@ -202,13 +202,23 @@ def run_demo(out_dir: Path, samples: int = 16, width: int = 480, height: int = 2
     after = render_to(bpy, out_dir / "demo_after.png", samples, width, height)
     phase("render after", start)
 
+    start = time.monotonic()
+    glb = out_dir / "demo_scene.glb"
+    if bpy.ops.restyle.export_vr(filepath=str(glb)) != {"FINISHED"}:
+        raise SystemExit("demo_scene: export_vr failed; see the message above.")
+    export = json.loads(bpy.context.scene.restyle_export.last_summary)
+    phase("export GLB for VR", start)
+
     lines = [f"{name}: {secs:.1f} s" for name, secs in timings.items()]
     lines.append(report.splitlines()[0])
+    lines.append(f"exported {glb.name}: {glb.stat().st_size / 1e6:.2f} MB, "
+                 f"report {Path(export['report_file']).name}")
     title = (f"Restyle demo scene: shipped style '{settings.shipped_style}', "
              f"Cycles {samples} samples, {width}x{height}")
     sheet = render_sheet(before, after, title, lines, out_dir / "demo_scene_sheet.png")
     summary = {"timings_s": timings, "report": report, "sheet": str(sheet),
-               "blend": str(blend), "style": settings.shipped_style}
+               "blend": str(blend), "style": settings.shipped_style, "glb": str(glb),
+               "export_report": export["report_file"]}
     (out_dir / "demo_scene_timings.json").write_text(json.dumps(summary, indent=2))
     return summary
 

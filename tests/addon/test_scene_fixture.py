@@ -1,6 +1,6 @@
 """The shared test scene builds and the installed extension stays enabled across scenes."""
 
-from conftest import ADDON_MODULE
+from blender_scene import ADDON_MODULE
 
 
 def test_scene_builds_with_every_case(test_scene, bpy_module):

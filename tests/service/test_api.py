@@ -101,13 +101,13 @@ def test_remote_style_upload_stylize_and_download(worker: WorkerClient, tiny_mod
 
 def test_restyle_progress_rises_and_reports_the_model(worker: WorkerClient, inputs: Path,
                                                       tiny_train: dict) -> None:
-    settings = {**tiny_train, "steps": 10, "seed": 2}
+    settings = {**tiny_train, "steps": 40, "seed": 2}  # enough steps to watch on a fast CPU
     job_id = worker.submit("restyle", styles=[inputs / "style.png"],
                            images=[inputs / "content.png"], settings=settings)
     seen = []
     while (state := worker.job(job_id))["state"] not in ("done", "failed", "cancelled"):
         seen.append(state["progress"])
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert state["state"] == "done", state["message"]
     seen.append(state["progress"])
     assert seen == sorted(seen) and seen[-1] == 1.0

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, use_tiny_training
+from blender_scene import ROOT, use_tiny_training
 
 
 def _digest(path: Path) -> str:
@@ -306,7 +306,7 @@ def remote_worker(restyle_addon, bpy_module):
     import json
     import subprocess
 
-    from conftest import venv_python
+    from blender_scene import venv_python
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([str(venv_python()), "-m", "core", "serve", "--port", "0",
