@@ -21,12 +21,26 @@ if [ ! -x "$venv/bin/python" ]; then
   "$(pick_python)" -m venv "$venv"
 fi
 
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$root/requirements.txt" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "[bootstrap] installing Python requirements (torch CPU, bpy, ...)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/requirements.txt"
-  echo "$want" > "$stamp"
+# install_requirements VENV FILE: pip-install FILE into VENV unless its stamp says it's done.
+install_requirements() {
+  local target="$1" file="$2" stamp want
+  stamp="$target/.$(basename "$file").sha256"
+  want="$(sha256sum "$file" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "[bootstrap] installing $(basename "$file") into $target"
+    "$target/bin/python" -m pip install --quiet --disable-pip-version-check -r "$file"
+    echo "$want" > "$stamp"
+  fi
+}
+
+install_requirements "$venv" "$root/requirements.txt"
+
+# --lts: also a venv with Blender 4.2 LTS (bpy 4.2.0) for the add-on tests on the oldest
+# Blender we support.
+if [ "${1:-}" = "--lts" ]; then
+  lts="$venv/blender42"
+  [ -x "$lts/bin/python" ] || "$(pick_python)" -m venv "$lts"
+  install_requirements "$lts" "$root/requirements-blender42.txt"
 fi
 
 validator="$venv/node/node_modules/gltf-validator"

@@ -91,3 +91,21 @@ def clean_scene(restyle_addon, bpy_module):
 def test_scene(clean_scene, bpy_module, tmp_path):
     """The standard test scene (see ``build_test_scene``) built from copies in tmp_path."""
     return build_test_scene(bpy_module, tmp_path / "assets")
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config) -> None:
+    """Blender 4.2's bpy module crashes in interpreter teardown (after every test has run and
+    been reported); leave before that teardown so the run's real status is the exit code."""
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and bpy.app.version < (4, 3, 0) and _exit_status:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from render_scenes import (
     PLANE_X,
     UV_FACTOR,
@@ -38,7 +39,7 @@ LONGEST = 48.0  # px; longer wavelengths are the texture's own waves, not stroke
 
 def _marks_model(folder: Path) -> Path:
     """Save the seeded mark-painting generator as a model folder (core's own store)."""
-    import torch
+    torch = pytest.importorskip("torch", reason="makes its model with core (the worker venv)")
 
     from core.model.generator import build_generator
     from core.store import save_model
