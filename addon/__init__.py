@@ -4,7 +4,7 @@ Submodules that need ``bpy`` are imported inside ``register`` so that pure
 helpers (the worker client) stay importable and testable outside Blender.
 """
 
-from importlib import import_module
+from .submodules import register_all, unregister_all
 
 #: Registered in this order, unregistered in reverse. Each has register()/unregister().
 #: Other parts hook in by adding their package here (".export", ".render").
@@ -18,17 +18,11 @@ SUBMODULES = (
 )
 
 
-def _modules() -> list:
-    return [import_module(name, __package__) for name in SUBMODULES]
-
-
 def register() -> None:
     """Register the add-on's classes and properties with Blender."""
-    for module in _modules():
-        module.register()
+    register_all(__package__, SUBMODULES)
 
 
 def unregister() -> None:
     """Undo ``register`` (also stops this Blender session's worker)."""
-    for module in reversed(_modules()):
-        module.unregister()
+    unregister_all(__package__, SUBMODULES)

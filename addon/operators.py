@@ -79,8 +79,8 @@ class _StylizeBase:
         lines = run.report().splitlines()
         level = {"ERROR"} if run.state == runner.FAILED else {"INFO"}
         self.report(level, lines[0])
-        for line in lines[1:]:
-            self.report({"WARNING"}, line)
+        for line in lines[1:]:  # skipped textures warn; texel densities only inform
+            self.report({"WARNING"} if line.startswith("Skipped") else {"INFO"}, line)
         _redraw(context)
         return _OUTCOME[run.state]
 

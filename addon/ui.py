@@ -156,6 +156,16 @@ class RESTYLE_PT_main(_RestylePanel, bpy.types.Panel):
     bl_space_type = "VIEW_3D"
 
 
+class RestyleSubPanel:
+    """Mixin for the collapsible sections other parts hang under ``RESTYLE_PT_main``."""
+
+    bl_parent_id = "RESTYLE_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Restyle"
+    bl_options = {"DEFAULT_CLOSED"}
+
+
 class RESTYLE_PT_main_shader(_RestylePanel, bpy.types.Panel):
     bl_space_type = "NODE_EDITOR"
 

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import bpy
 
+from ..ui import RestyleSubPanel
+
 
 def _mb(value: float) -> str:
     return f"{value / 1e6:.1f} MB"
 
 
-class RESTYLE_PT_export_vr(bpy.types.Panel):
+class RESTYLE_PT_export_vr(RestyleSubPanel, bpy.types.Panel):
     """Format, texture budget and the last export's figures."""
 
     bl_label = "Export for VR"
     bl_idname = "RESTYLE_PT_export_vr"
-    bl_parent_id = "RESTYLE_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Restyle"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context) -> None:
         settings = context.scene.restyle_export

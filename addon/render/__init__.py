@@ -5,22 +5,16 @@ operator; ``content.prepare_render_content`` is what the Stylize operators call 
 renders to the training content and pick each texture's stroke scale.
 """
 
-from importlib import import_module
+from ..submodules import register_all, unregister_all
 
 _SUBMODULES = (".properties", ".preview", ".ui")
 
 
-def _modules() -> list:
-    return [import_module(name, __package__) for name in _SUBMODULES]
-
-
 def register() -> None:
     """Register the render settings, the preview operator and its panel."""
-    for module in _modules():
-        module.register()
+    register_all(__package__, _SUBMODULES)
 
 
 def unregister() -> None:
     """Undo ``register``."""
-    for module in reversed(_modules()):
-        module.unregister()
+    unregister_all(__package__, _SUBMODULES)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import bpy
 
+from ..ui import RestyleSubPanel
 
-class RESTYLE_PT_render(bpy.types.Panel):
+
+class RESTYLE_PT_render(RestyleSubPanel, bpy.types.Panel):
     """Stylized preview, render-aware training and stroke scale settings."""
 
     bl_label = "Renders & Preview"
     bl_idname = "RESTYLE_PT_render"
-    bl_parent_id = "RESTYLE_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Restyle"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context) -> None:
         settings = context.scene.restyle_render
