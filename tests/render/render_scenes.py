@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,16 +104,10 @@ def plane_box(width: int, x_center: float, inset: float = 0.12) -> tuple[slice, 
 
 # --------------------------------------------------------------------------- stroke size
 
-def load_rgb(bpy, path: Path) -> np.ndarray:
-    """An image file as float (H, W, 3), row 0 at the top (as on screen)."""
-    img = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        width, height = img.size[:]
-        px = np.empty(width * height * 4, np.float32)
-        img.pixels.foreach_get(px)
-    finally:
-        bpy.data.images.remove(img)
-    return px.reshape(height, width, 4)[::-1, :, :3]
+def load_rgb(path: Path) -> np.ndarray:
+    """An 8-bit image file as float (H, W, 3) in 0..1, row 0 at the top (as on screen)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
 
 def added_texture(stylized: np.ndarray, plain: np.ndarray) -> np.ndarray:

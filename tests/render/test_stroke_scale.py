@@ -68,7 +68,7 @@ def _stroke_sizes(bpy, views, parts, plain, files, out) -> list[float]:
     _set_images(parts, parts["images"])
     for image in loaded:
         bpy.data.images.remove(image)
-    styled = load_rgb(bpy, path)
+    styled = load_rgb(path)
     sizes = []
     for x in (-PLANE_X, PLANE_X):
         box = plane_box(WIDTH, x)
@@ -112,7 +112,7 @@ def test_strokes_match_on_screen_across_texel_densities(clean_scene, bpy_module,
     scene = bpy.context.scene
     (plain_path,) = views.render_views(scene, [views.camera_view(scene)], tmp_path, WIDTH,
                                        "WORKBENCH", 1, prefix="plain")
-    plain = load_rgb(bpy, plain_path)
+    plain = load_rgb(plain_path)
     with_scale = _stroke_sizes(bpy, views, parts, plain, files[:2], tmp_path)
     without = _stroke_sizes(bpy, views, parts, plain, [files[2], files[2]], tmp_path)
 
