@@ -26,7 +26,6 @@ from .device import resolve_device
 from .errors import BadInput, UnknownModel
 
 FORMAT_VERSION = 1
-ARCH_TYPE = "restyle-gen"
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
 SHIPPED_DIR = Path(__file__).resolve().parent / "styles"
@@ -127,9 +126,7 @@ def save_model(generator: torch.nn.Module, meta: dict, out_dir: Path) -> Path:
     full["format_version"] = FORMAT_VERSION
     full.setdefault("name", out_dir.name)
     full.setdefault("description", "")
-    if "architecture" not in full:
-        full["architecture"] = {"type": ARCH_TYPE, **dict(getattr(generator, "arch", {}))}
-    full["architecture"].setdefault("type", ARCH_TYPE)
+    full.setdefault("architecture", dict(generator.arch))
     full.setdefault("train_settings", {})
     full.setdefault("style_images", [])
     full.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
@@ -180,12 +177,10 @@ def _load_uncached(folder: Path, device: torch.device) -> StyleModel:
             f"reads version {FORMAT_VERSION}. Retrain it with this version."
         )
     arch = dict(meta.get("architecture") or {})
-    if arch.pop("type", None) != ARCH_TYPE:
-        raise BadInput(f"Model {folder} is not a '{ARCH_TYPE}' generator; retrain it.")
     try:
         generator = build_generator(**arch)
-    except TypeError as exc:
-        raise BadInput(f"Model {folder} has an unknown architecture ({exc}); retrain it.") from exc
+    except ValueError as exc:
+        raise BadInput(f"Model {folder} cannot be loaded: {exc}; retrain it.") from exc
     try:
         state = load_file(str(folder / WEIGHTS_FILE), device="cpu")
         generator.load_state_dict(state, strict=True)

@@ -1,20 +1,36 @@
 """PatchGAN critic: scores every ~40 px patch as "painted like the style" or not.
 
-The feature losses carry colour and blob statistics; this critic, trained on
-style-image crops against generator outputs, is what pushes stroke structure.
-Spectral norm on every conv keeps it Lipschitz, so it cannot win early and
-blow the generator into saturated blobs (a failure seen in the prototype).
+Spectral norm on every conv keeps it Lipschitz, so it cannot win early and blow
+the generator into saturated blobs (a failure seen in the prototype). It
+downsamples by blurring before decimating (a binomial filter, then stride 2),
+never with strided kernels: a strided critic's gradients carry a checkerboard
+that the generator would learn to paint.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 
-def _sn_conv(cin: int, cout: int, stride: int) -> nn.Module:
-    return spectral_norm(nn.Conv2d(cin, cout, 4 if stride == 2 else 3, stride, padding=1))
+def _sn_conv(cin: int, cout: int) -> nn.Module:
+    return spectral_norm(nn.Conv2d(cin, cout, 3, padding=1))
+
+
+class BlurDown(nn.Module):
+    """Anti-aliased 2x downsampling: a 3x3 binomial blur, then every second pixel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).view(1, 1, 3, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+        return F.conv2d(x, self.kernel.expand(c, 1, 3, 3), stride=2, groups=c)
 
 
 class PatchDiscriminator(nn.Module):
@@ -26,9 +42,9 @@ class PatchDiscriminator(nn.Module):
         cin = 3
         for level in range(levels):
             cout = width * 2**level
-            layers += [_sn_conv(cin, cout, 2), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [_sn_conv(cin, cout), nn.LeakyReLU(0.2, inplace=True), BlurDown()]
             cin = cout
-        layers += [_sn_conv(cin, cin, 1), nn.LeakyReLU(0.2, inplace=True), _sn_conv(cin, 1, 1)]
+        layers += [_sn_conv(cin, cin), nn.LeakyReLU(0.2, inplace=True), _sn_conv(cin, 1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -24,9 +24,6 @@ VGG_ENV = "RESTYLE_VGG19_WEIGHTS"
 class FeatureNet(nn.Module):
     """Base: ``forward(x in [0,1]) -> list of feature maps``, coarsest last; weights frozen."""
 
-    #: Indices into the list used by the content loss (the deeper, structural levels).
-    content_levels: tuple[int, ...] = ()
-
     def freeze(self) -> FeatureNet:
         self.eval()
         for p in self.parameters():
@@ -41,8 +38,6 @@ class RandomFeatures(FeatureNet):
     structure (edges, strokes) rather than to flat colour; each level is rescaled
     to unit variance on a fixed noise image so no level dominates by accident.
     """
-
-    content_levels = (2, 3)
 
     def __init__(self, seed: int = 20160327, widths: tuple[int, ...] = (32, 64, 128, 128)) -> None:
         super().__init__()
@@ -95,8 +90,6 @@ _VGG19_TAPS = (1, 6, 11, 20, 29)
 
 class VGG19Features(FeatureNet):
     """VGG-19 ``features`` up to relu5_1, weights from a local file only."""
-
-    content_levels = (3,)
 
     def __init__(self, weights: Path) -> None:
         super().__init__()

@@ -1,15 +1,25 @@
-"""The feed-forward stylizer network, shaped for CPU speed.
+"""The feed-forward stylizer network, shaped for CPU speed and free of lattices.
 
 Almost all compute runs at 1/4 and 1/8 of the input resolution: the image is
-folded into channels by space-to-depth (``pixel_unshuffle``), processed by
-small residual blocks, and unfolded with ``pixel_shuffle`` (no transposed
-convolutions, so no checkerboards). The output is a linear residual added to
-the input, so nothing saturates the way a sigmoid head does and an untrained
-network starts as the identity. Every norm is a ``TileNorm`` so tiled
-inference can share one image's statistics.
+folded into channels by space-to-depth (``pixel_unshuffle``) and processed by
+small residual blocks. The way back up is bilinear interpolation, never
+``pixel_shuffle`` or transposed convolutions: a 4x bilinear upsampling is a
+triangle filter whose spectrum is zero at the period-4 (and, from 1/8, the
+period-8) lattice frequencies, so the network cannot paint the grid an
+independently initialised shuffle draws. Two small full-resolution convs then
+sharpen the marks using the input's own pixels. The output is a linear
+residual added to the input, so nothing saturates the way a sigmoid head does,
+and an untrained network (zero head) is the identity. Every norm is a
+``TileNorm`` so tiled inference can share one image's statistics.
+
+Networks are picked by name from ``GENERATORS`` (``build_generator``); every
+entry declares ``multiple`` (its input side must be a multiple of it) and
+``context`` (its receptive radius in pixels), which tiling needs to be seamless.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -17,8 +27,9 @@ from torch.nn import functional as F
 
 from .norm import TileNorm
 
-ARCH_TYPE = "restyle-gen"
-PADDING_MODES = ("zeros", "reflect", "circular")
+ARCH_TYPE = "restyle-gen2"
+#: Generator types older releases wrote; their files need retraining.
+RETIRED_TYPES = ("restyle-gen",)
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -26,7 +37,7 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
 
 
 class _ConvNorm(nn.Sequential):
-    """conv, TileNorm, ReLU: the unit every stage is made of."""
+    """conv, TileNorm, ReLU: the unit every low-resolution stage is made of."""
 
     def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
         super().__init__(_conv(cin, cout, 3, stride), TileNorm(cout), nn.ReLU(inplace=True))
@@ -46,54 +57,92 @@ class _ResBlock(nn.Module):
         return x + self.body(x)
 
 
+def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+class _LowPass(nn.Module):
+    """Fixed Gaussian blur (sigma 2 px) of the RGB input before the 1/4-resolution path.
+
+    Space-to-depth keeps every pixel, so without it the coarse path sees detail finer
+    than its 4 px grid aliased; mixed back with the sharp full-resolution input, an
+    aliased pattern (a fine check, a weave) beats against the grid into a period-4/8
+    lattice. Blurred first, the coarse path carries only what its grid can hold.
+    """
+
+    radius = 6
+
+    def __init__(self, sigma: float = 2.0) -> None:
+        super().__init__()
+        t = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
+        k = torch.exp(-(t**2) / (2 * sigma**2))
+        self.register_buffer("kernel", (k / k.sum()).repeat(3, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        x = F.pad(x, (r, r, r, r), mode="replicate")
+        x = F.conv2d(x, self.kernel.view(3, 1, 1, -1), groups=3)
+        return F.conv2d(x, self.kernel.view(3, 1, -1, 1), groups=3)
+
+
 class Generator(nn.Module):
     """Image (N,3,H,W in [0,1]) to stylized image of the same size; H, W multiples of 8."""
 
+    multiple = 8
+
     def __init__(
-        self, width: int = 64, deep_width: int = 128, blocks: int = 4, detail: int = 8
+        self, width: int = 64, deep_width: int = 128, blocks: int = 4, fine: int = 16
     ) -> None:
         super().__init__()
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
-                     "blocks": blocks, "detail": detail}
-        self.multiple = 8
-        # Receptive radius in input pixels: each 3x3 conv at 1/s resolution reaches s pixels
-        # (stem, down, merge, head at 1/4; two per block at 1/8), plus one 8x8 block because
-        # a pixel sees its whole space-to-depth block, plus 1 for the full-resolution conv.
-        radius = 4 * 4 + 8 * 2 * blocks + 8 + 1
+                     "blocks": blocks, "fine": fine}
+        # Receptive radius in input pixels: each 3x3 conv at 1/s resolution reaches s
+        # pixels (stem, merge at 1/4; down and two per block at 1/8), the space-to-depth
+        # block (4), the input blur (6) and the bilinear steps (8 + 4) widen it, plus 2
+        # full-resolution convs.
+        radius = 4 * 2 + 8 * (1 + 2 * blocks) + 4 + _LowPass.radius + 12 + 2
         self.context = -(-radius // self.multiple) * self.multiple
+        self.low_pass = _LowPass()
         self.stem = _ConvNorm(3 * 16, width)  # at 1/4
         self.down = _ConvNorm(width, deep_width, stride=2)  # to 1/8
         self.blocks = nn.Sequential(*[_ResBlock(deep_width) for _ in range(blocks)])
-        self.up = nn.Conv2d(deep_width, width * 4, 1)  # pixel_shuffle(2) back to 1/4
+        self.up = nn.Conv2d(deep_width, width, 1)  # bilinear x2 back to 1/4
         self.merge = _ConvNorm(width * 2, width)  # upsampled deep path + stem skip
-        self.to_detail = _conv(width, detail * 16)  # pixel_shuffle(4) to full resolution
-        # The one full-resolution conv blends across the 4x4 blocks of the shuffle, which
-        # would otherwise show as a grid, and gives the RGB residual.
-        self.head = _conv(detail, 3)
+        self.to_fine = nn.Conv2d(width, fine, 1)  # bilinear x4 to full resolution
+        self.skin = _conv(3, fine)  # the input's own full-resolution detail
+        self.sharpen = _conv(fine, fine)
+        self.head = _conv(fine, 3)  # the RGB residual
         nn.init.zeros_(self.head.weight)  # start as the identity
         nn.init.zeros_(self.head.bias)
 
-    def set_padding(self, mode: str) -> None:
-        """Padding of every conv: "circular" keeps tileable textures tileable."""
-        if mode not in PADDING_MODES:
-            raise ValueError(f"padding mode must be one of {PADDING_MODES}, not {mode!r}")
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                module.padding_mode = mode
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stem = self.stem(F.pixel_unshuffle(x * 2.0 - 1.0, 4))
+        centred = x * 2.0 - 1.0
+        stem = self.stem(F.pixel_unshuffle(self.low_pass(centred), 4))
         deep = self.blocks(self.down(stem))
-        up = F.relu(F.pixel_shuffle(self.up(deep), 2))
+        up = F.relu(_upsample(self.up(deep), 2))
         merged = self.merge(torch.cat([up, stem], dim=1))
-        detail = F.relu(F.pixel_shuffle(self.to_detail(merged), 4))
-        return x + self.head(detail)
+        fine = F.relu(_upsample(self.to_fine(merged), 4) + self.skin(centred))
+        sharp = F.relu(self.sharpen(fine))
+        return x + self.head(sharp)
 
 
-def build_generator(**arch: object) -> Generator:
-    """Rebuild a generator from its ``arch`` dict (as stored in model.json)."""
+#: Every generator type by the name model.json stores in ``architecture.type``.
+GENERATORS: dict[str, Callable[..., nn.Module]] = {ARCH_TYPE: Generator}
+
+
+def build_generator(**arch: object) -> nn.Module:
+    """Rebuild a generator from its ``arch`` dict (as stored in model.json); none = default.
+
+    Raises ``ValueError`` naming the problem for an unknown or retired type and for
+    arguments the type does not take.
+    """
     kwargs = {k: v for k, v in arch.items() if k != "type"}
-    kind = arch.get("type", ARCH_TYPE)
-    if kind != ARCH_TYPE:
-        raise ValueError(f"unknown generator type {kind!r}; expected {ARCH_TYPE!r}")
-    return Generator(**kwargs)  # type: ignore[arg-type]
+    kind = str(arch.get("type", ARCH_TYPE))
+    if kind in RETIRED_TYPES:
+        raise ValueError(f"generator type {kind!r} is from an older Restyle; retrain the style")
+    if kind not in GENERATORS:
+        raise ValueError(f"unknown generator type {kind!r}; known: {', '.join(GENERATORS)}")
+    try:
+        return GENERATORS[kind](**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad arguments for generator {kind!r}: {exc}") from exc

@@ -32,12 +32,10 @@ class TileNorm(nn.Module):
             mean, var = self.frozen
         elif self.recording:
             # Pool over the batch too: a batch of crops stands for one image.
-            mean = x.mean(dim=(0, 2, 3), keepdim=True)
-            var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
+            var, mean = torch.var_mean(x, dim=(0, 2, 3), keepdim=True, unbiased=False)
             self.frozen = (mean.detach(), var.detach())
         else:
-            mean = x.mean(dim=(2, 3), keepdim=True)
-            var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+            var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, unbiased=False)
         scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
         return (x - mean) * scale + self.bias.view(1, -1, 1, 1)
 

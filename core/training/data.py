@@ -115,8 +115,39 @@ class CropSampler:
 
 
 def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Generator) -> CropSampler:
-    """Content crops: native scale +-1/4 octave, flips, 90-degree turns, no flat crops."""
-    return CropSampler(images, size, gen, scale_jitter=0.25, rotate=True, min_std=0.04)
+    """Content crops: native scale +-1/4 octave, flips, 90-degree turns, no flat crops.
+
+    A few synthetic textures (``synthetic_textures``) join the given images, weighted
+    as one fifth of the crops, so that a model trained on a handful of scene textures
+    still meets flat colour fields, hard lines and fine stripes.
+    """
+    extra = synthetic_textures(max(size * 2, 256), gen)
+    sampler = CropSampler([*images, *extra], size, gen, scale_jitter=0.25, rotate=True,
+                          min_std=0.04)
+    own = sampler.weights[: len(images)]
+    sampler.weights = torch.cat([own / own.sum() * 0.8,
+                                 torch.full((len(extra),), 0.2 / len(extra))])
+    return sampler
+
+
+def synthetic_textures(side: int, gen: torch.Generator) -> list[torch.Tensor]:
+    """Seeded texture-like images: flat colour islands with dark outlines and fine
+    stripes of random colours and widths, (3, side, side) in [0, 1]."""
+
+    def colour() -> torch.Tensor:
+        return torch.rand(3, 1, 1, generator=gen) * 0.9 + 0.05
+
+    y, x = torch.meshgrid(torch.arange(side, dtype=torch.float32),
+                          torch.arange(side, dtype=torch.float32), indexing="ij")
+    islands = colour().expand(3, side, side).clone()
+    for _ in range(6):
+        cy, cx, r = (torch.rand(3, generator=gen) * torch.tensor([side, side, side / 3])).tolist()
+        dist = ((y - cy) ** 2 + (x - cx) ** 2).sqrt()
+        islands = torch.where(dist < r, colour(), islands)
+        islands = torch.where((dist - r).abs() < 1.5, torch.zeros(3, 1, 1), islands)
+    period = 4 + 12 * float(torch.rand((), generator=gen))
+    stripes = torch.where(((x + 0.3 * y) / period) % 1.0 < 0.5, colour(), colour())
+    return [islands, stripes]
 
 
 def style_sampler(

@@ -1,4 +1,4 @@
-"""The generator's contract: shape, size multiple, context radius, padding modes."""
+"""The generator's contract: shape, size multiple, context radius, the registry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from core.model.generator import Generator, build_generator
+from core.model.generator import ARCH_TYPE, Generator, build_generator
 from core.model.norm import TileNorm, shared_statistics
 
 
@@ -23,7 +23,7 @@ def _random_generator(seed: int = 0) -> Generator:
 def test_arch_rebuilds_and_is_json():
     g = build_generator(width=16, deep_width=24, blocks=1)
     arch = json.loads(json.dumps(g.arch))
-    assert arch["type"] == "restyle-gen"
+    assert arch["type"] == ARCH_TYPE
     again = build_generator(**arch)
     assert again.arch == g.arch
     assert [p.shape for p in again.parameters()] == [p.shape for p in g.parameters()]
@@ -62,18 +62,10 @@ def test_context_covers_receptive_field():
     assert not torch.allclose(a[..., first_changed:], b[..., first_changed:], atol=1e-3)
 
 
-def test_circular_padding_wraps():
-    """With circular padding, rolling the input by a multiple rolls the output the same."""
-    g = _random_generator(1)
-    g.set_padding("circular")
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        y = g(x)
-        y_rolled = g(torch.roll(x, shifts=(16, 24), dims=(2, 3)))
-    assert torch.allclose(torch.roll(y, shifts=(16, 24), dims=(2, 3)), y_rolled, atol=1e-5)
-    g.set_padding("zeros")
-    with torch.no_grad():
-        z = g(torch.roll(x, shifts=(16, 24), dims=(2, 3)))
-    assert not torch.allclose(torch.roll(y, shifts=(16, 24), dims=(2, 3)), z, atol=1e-3)
-    with pytest.raises(ValueError):
-        g.set_padding("mirror")
+def test_registry_names_unknown_and_retired_types():
+    with pytest.raises(ValueError, match="older Restyle"):
+        build_generator(type="restyle-gen")
+    with pytest.raises(ValueError, match="unknown generator type 'nope'"):
+        build_generator(type="nope")
+    with pytest.raises(ValueError, match="bad arguments"):
+        build_generator(type=ARCH_TYPE, colours=7)

@@ -11,6 +11,7 @@ from tiny_models import tiny_generator
 
 from core import store
 from core.errors import BadInput, UnknownModel
+from core.model.generator import ARCH_TYPE
 
 
 @pytest.fixture()
@@ -24,7 +25,7 @@ def test_save_load_round_trips_weights_exactly(tmp_path):
     folder = store.save_model(generator, {"description": "d"}, tmp_path / "m")
     meta = json.loads((folder / "model.json").read_text())
     assert meta["format_version"] == 1
-    assert meta["architecture"]["type"] == "restyle-gen"
+    assert meta["architecture"]["type"] == ARCH_TYPE
     model = store.load_model(str(folder), "cpu")
     loaded = model.generator.state_dict()
     for name, tensor in generator.state_dict().items():
@@ -87,3 +88,13 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert store.cache_dir() == tmp_path
     monkeypatch.delenv("RESTYLE_CACHE")
     assert store.cache_dir().name == "restyle"
+
+
+def test_a_model_of_the_retired_generator_says_retrain(tmp_path):
+    folder = store.save_model(tiny_generator(), {}, tmp_path / "old")
+    meta = json.loads((folder / "model.json").read_text())
+    meta["architecture"] = {"type": "restyle-gen", "width": 8, "deep_width": 16, "blocks": 1,
+                            "detail": 8}
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BadInput, match=r"older Restyle.*retrain"):
+        store.load_model(str(folder), "cpu")

@@ -13,6 +13,7 @@ from PIL import Image
 
 from core.errors import BadInput, Cancelled
 from core.model.features import RandomFeatures
+from core.model.generator import ARCH_TYPE
 from core.training import losses
 from core.training.data import load_rgb
 from core.training.trainer import TrainSettings, _Run, run_training, train_style
@@ -73,7 +74,8 @@ def test_losses_fall_and_style_moves_toward_style(images):
 
 def test_adversarial_phase_runs_and_same_seed_same_weights(images):
     style, content = (load_rgb(p) for p in images)
-    settings = TrainSettings(steps=6, adv_start=0.3, adv_ramp=0.2, seed=7, **TINY)
+    settings = TrainSettings(steps=6, adv_weight=0.05, adv_start=0.3, adv_ramp=0.2, seed=7,
+                             **TINY)
     g1, stats = run_training([style], [content], settings)
     g2, _ = run_training([style], [content], settings)
     assert stats["steps_done"] == 6 and stats["final_losses"]["critic"] > 0
@@ -94,7 +96,7 @@ def test_train_style_saves_loadable_model_and_caches(images, tmp_path, monkeypat
                          progress=lambda f, phase, m: messages.append(m))
     assert folder.parent == tmp_path / "cache" / "models"
     meta = json.loads((folder / "model.json").read_text())
-    assert meta["architecture"]["type"] == "restyle-gen"
+    assert meta["architecture"]["type"] == ARCH_TYPE
     assert meta["style_images"][0]["file"] == "style.png"
     assert meta["train_settings"]["steps"] == 3
     assert any("step 3/3" in m and "ETA" in m for m in messages)
@@ -131,3 +133,21 @@ def test_bad_style_and_content_paths_name_the_file(images, tmp_path):
     with pytest.raises(BadInput, match=r"broken\.png"):
         train_style([style_path], [corrupt], tmp_path / "m", TrainSettings(steps=1, **TINY))
     assert not (tmp_path / "m").exists()
+
+
+def test_patch_distance_sees_strokes_not_position(images):
+    style = load_rgb(images[0])[None]
+    content = load_rgb(images[1])[None]
+    gen = torch.Generator().manual_seed(0)
+    shifted = torch.roll(style, shifts=(7, 11), dims=(2, 3))
+    same = float(losses.patch_sliced_wasserstein(shifted, style, gen))
+    other = float(losses.patch_sliced_wasserstein(content, style, gen))
+    assert same < 0.1 * other
+
+
+def test_structure_loss_ignores_tone_and_sees_moved_edges(images):
+    content = load_rgb(images[1])[None]
+    recoloured = (0.4 * content.flip(1) + 0.3).clamp(0, 1)  # other palette, same layout
+    moved = content.flip(3)
+    assert float(losses.structure_loss(recoloured, content)) < 0.2
+    assert float(losses.structure_loss(moved, content)) > 0.5

@@ -1,0 +1,156 @@
+"""Quality metrics the training never sees: style distance, content keeping, lattice energy.
+
+Style distance: sliced Wasserstein distance (unsquared) between features of an
+independent random CNN (other seed, other shape than training's: 7x7/5x5
+kernels, max-pooling, leaky ReLU) of the output and of the style image, both
+whitened per channel first, so matching colours alone earns nothing: only
+structure (strokes, blobs, edges) moves the number.
+Content keeping: SSIM of blurred luminance, and the correlation of Sobel edge
+magnitudes of slightly blurred luminance, between input and output.
+Lattice ratio: the luminance spectrum's power at the period-4 and period-8
+lattice frequencies over the median power around them; a generator that draws
+a grid scores far above its input.
+Used by ``bench/quality.py`` and by the lattice test (``tests/core``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(3,H,W) -> (1,H,W) Rec.601 luma."""
+    return (x * x.new_tensor(_LUMA).view(3, 1, 1)).sum(dim=0, keepdim=True)
+
+
+class MetricNet(nn.Module):
+    """Independent random CNN for the metric (seed and shape differ from training's)."""
+
+    def __init__(self, seed: int = 4242, widths: tuple[int, ...] = (24, 48, 96, 96)) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.convs = nn.ModuleList()
+        cin = 3
+        for level, cout in enumerate(widths):
+            k = 7 if level == 0 else 5
+            conv = nn.Conv2d(cin, cout, k, padding=k // 2, padding_mode="reflect")
+            w = torch.randn(cout, cin, k, k, generator=gen)
+            conv.weight.data.copy_(w / (cin * k * k) ** 0.5)
+            conv.bias.data.uniform_(-0.5, 0.5, generator=gen)
+            self.convs.append(conv)
+            cin = cout
+        self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats, h = [], x
+        for level, conv in enumerate(self.convs):
+            if level:
+                h = F.max_pool2d(h, 2)
+            h = F.leaky_relu(conv(h), 0.1)
+            feats.append(h)
+        return feats
+
+
+def whiten(x: torch.Tensor) -> torch.Tensor:
+    """Per-channel zero mean, unit std: removes colour and contrast, keeps structure."""
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    std = x.std(dim=(-2, -1), keepdim=True) + 1e-5
+    return (x - mean) / std
+
+
+def _quantiles(feat: torch.Tensor, dirs: torch.Tensor, count: int = 256) -> torch.Tensor:
+    proj = feat[0].flatten(1).T @ dirs  # (HW, P)
+    q = torch.linspace(0, 1, count)
+    return torch.quantile(proj[torch.randperm(proj.shape[0])[:20_000]], q, dim=0)
+
+
+@torch.no_grad()
+def style_distance(net: MetricNet, image: torch.Tensor, style: torch.Tensor) -> float:
+    """Mean over levels of the sliced W2 distance (not squared), in units of the style's
+    spread along each direction."""
+    torch.manual_seed(0)
+    total = 0.0
+    fi, fs = net(whiten(image)[None]), net(whiten(style)[None])
+    for a, b in zip(fi, fs, strict=True):
+        dirs = torch.randn(a.shape[1], 64)
+        dirs = dirs / dirs.norm(dim=0, keepdim=True)
+        qa, qb = _quantiles(a, dirs), _quantiles(b, dirs)
+        total += float((((qa - qb) ** 2).mean() / (qb.var(dim=0).mean() + 1e-8)).sqrt())
+    return total / len(fi)
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of a (1,H,W) image, mirrored borders."""
+    radius = int(3 * sigma)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    x = F.pad(x[None], (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1))
+    return F.conv2d(x, k.view(1, 1, -1, 1))[0]
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM (Gaussian window, sigma 1.5) of two (1,H,W) images in [0,1]."""
+    c1, c2 = 0.01**2, 0.03**2
+    ma, mb = blur(a, 1.5), blur(b, 1.5)
+    va = blur(a * a, 1.5) - ma**2
+    vb = blur(b * b, 1.5) - mb**2
+    cov = blur(a * b, 1.5) - ma * mb
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def sobel(x: torch.Tensor) -> torch.Tensor:
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+    xp = F.pad(x[None], (1, 1, 1, 1), mode="reflect")
+    gx, gy = F.conv2d(xp, kx), F.conv2d(xp, kx.transpose(2, 3))
+    return (gx**2 + gy**2).sqrt()[0]
+
+
+def edge_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of Sobel magnitudes of slightly blurred luminance."""
+    ea, eb = sobel(blur(a, 1.0)).flatten(), sobel(blur(b, 1.0)).flatten()
+    ea, eb = ea - ea.mean(), eb - eb.mean()
+    return float((ea * eb).sum() / (ea.norm() * eb.norm() + 1e-8))
+
+
+def content_scores(src: torch.Tensor, out: torch.Tensor) -> tuple[float, float]:
+    """(SSIM of blurred luminance, edge correlation) of output against input, (3,H,W) each."""
+    la, lb = luminance(src), luminance(out)
+    return ssim(blur(la, 2.0), blur(lb, 2.0)), edge_correlation(la, lb)
+
+
+def colour_transfer(src: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Baseline: per-channel mean/std of the input moved to the style's."""
+    ms, ss = style.mean(dim=(1, 2), keepdim=True), style.std(dim=(1, 2), keepdim=True)
+    mi, si = src.mean(dim=(1, 2), keepdim=True), src.std(dim=(1, 2), keepdim=True)
+    return ((src - mi) / (si + 1e-5) * ss + ms).clamp(0, 1)
+
+
+def lattice_ratio(rgb: np.ndarray) -> float:
+    """Largest ratio, over the lattice frequencies (H/4, W/4, H/8, W/8 and the diagonals),
+    of the peak spectral power there (3x3 bins) to the median power of the bins around it
+    (an 11x11 window without its centre). An (H, W, 3) or (H, W) image in 0..1."""
+    lum = rgb @ np.array(_LUMA, np.float32) if rgb.ndim == 3 else rgb
+    lum = lum.astype(np.float64) - lum.mean()
+    h, w = lum.shape
+    window = np.hanning(h)[:, None] * np.hanning(w)[None, :]
+    power = np.abs(np.fft.fft2(lum * window)) ** 2
+    worst = 0.0
+    for period in (4, 8):
+        fy, fx = h / period, w / period
+        for ky, kx in ((fy, 0), (0, fx), (fy, fx), (fy, -fx)):
+            cy, cx = round(ky), round(kx)
+            ys = np.arange(cy - 5, cy + 6) % h
+            xs = np.arange(cx - 5, cx + 6) % w
+            patch = power[np.ix_(ys, xs)]
+            ring = np.ones_like(patch, bool)
+            ring[4:7, 4:7] = False
+            worst = max(worst, float(patch[4:7, 4:7].max() / (np.median(patch[ring]) + 1e-20)))
+    return worst

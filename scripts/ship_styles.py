@@ -1,0 +1,69 @@
+"""Reproduce the shipped default styles in ``core/styles/`` with this project's training code.
+
+Each style is trained from its public-domain painting in ``core/data/styles`` on
+the CC0 demo textures (``demo/assets/*/*.jpg``) with the CLI's default training
+settings (the same a user's new painting gets), and saved as
+``core/styles/<name>/model.safetensors`` + ``model.json``. Never train on the
+held-out judging textures (``../shared/textures``). Run from the extension root:
+
+    .venv/bin/python scripts/ship_styles.py                 # all four, one after another
+    .venv/bin/python scripts/ship_styles.py wave --out /tmp/styles
+
+A fixed step count (no time budget) makes each model reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.training.trainer import TrainSettings, train_style  # noqa: E402
+
+STYLE_DIR = ROOT / "core" / "data" / "styles"
+
+SHIPPED: dict[str, str] = {
+    "starry_night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brush strokes.",
+    "udnie": "Picabia, Udnie (1913): hard-edged cubist planes in grey, blue and rust.",
+    "composition_vii": "Kandinsky, Composition VII (1913): dark lines over saturated patches.",
+    "wave": "Hokusai, The Great Wave off Kanagawa (c. 1831): flat inked bands and foam curls.",
+}
+
+
+def settings_for(name: str) -> TrainSettings:
+    """The exact settings of a shipped style: the training defaults, named."""
+    return TrainSettings(device="cpu", name=name, description=SHIPPED[name])
+
+
+def _printer(name: str):
+    """A progress function printing at most every 20 s (training logs stay readable)."""
+    last = [0.0]
+
+    def progress(fraction: float, phase: str, message: str) -> None:
+        if time.monotonic() - last[0] > 20:
+            last[0] = time.monotonic()
+            print(f"[{name}] {fraction:5.1%} {message}", flush=True)
+
+    return progress
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the shipped default styles.")
+    parser.add_argument("names", nargs="*", default=list(SHIPPED), choices=list(SHIPPED))
+    parser.add_argument("--out", type=Path, default=ROOT / "core" / "styles")
+    args = parser.parse_args(argv)
+    contents = sorted((ROOT / "demo" / "assets").glob("*/*.jpg"))
+    for name in args.names:
+        start = time.monotonic()
+        folder = train_style([STYLE_DIR / f"{name}.jpg"], contents, args.out / name,
+                             settings_for(name), progress=_printer(name))
+        print(f"[{name}] saved {folder} in {time.monotonic() - start:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""No lattice by construction: a stylized smooth image has no peaks at the period-4/8
+lattice frequencies, whether the model is briefly trained or shipped."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from core.inference.stylize import StylizeSettings, stylize_array
+from core.store import StyleModel, load_model
+from core.training.trainer import TrainSettings, run_training
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from metrics import lattice_ratio
+
+LIMIT = 1.5  # the output's lattice ratio over the input's
+
+
+def smooth_noise(size: int, seed: int = 0) -> np.ndarray:
+    """Low-frequency colour noise on a gradient, (size, size, 3) float32 in 0..1."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, 6, 6, generator=gen)
+    noise = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)[0]
+    ramp = torch.linspace(0, 0.3, size).view(1, 1, -1)
+    return (noise * 0.6 + ramp + 0.1).clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float32)
+
+
+def stripes(size: int) -> torch.Tensor:
+    """A bold style: diagonal stripes of two colours, (3, size, size)."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    mask = (((x + y) // 5) % 2 == 0).float()
+    return torch.stack([mask * 0.9, 0.2 + mask * 0.3, 1 - mask * 0.8])
+
+
+def _ratio(model: StyleModel, image: np.ndarray) -> float:
+    out = stylize_array(model, image, StylizeSettings(device="cpu"))
+    assert np.abs(out - image).mean() > 0.01, "the model must actually change the image"
+    return lattice_ratio(out) / lattice_ratio(image)
+
+
+def test_briefly_trained_model_draws_no_lattice():
+    image = smooth_noise(256)
+    settings = TrainSettings(steps=30, size=64, batch=2, device="cpu", lr=3e-3, seed=1,
+                             arch={"width": 16, "deep_width": 32, "blocks": 1})
+    generator, _ = run_training([stripes(128)], [torch.from_numpy(image).permute(2, 0, 1)],
+                                settings)
+    model = StyleModel(name="brief", generator=generator, meta={}, path=None)
+    assert _ratio(model, image) < LIMIT
+
+
+@pytest.mark.parametrize("style", ["starry_night", "udnie", "composition_vii", "wave"])
+def test_shipped_model_draws_no_lattice(style):
+    assert _ratio(load_model(style, device="cpu"), smooth_noise(256, seed=2)) < LIMIT
