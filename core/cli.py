@@ -14,8 +14,10 @@ from typing import TextIO
 
 from .device import DEVICE_CHOICES
 from .errors import BadInput, RestyleError
+from .precision import PRECISION_CHOICES
 
 PROG = "python -m core"
+PRECISION_HELP = "auto: bf16 where this CPU runs it fast (AVX512-BF16, AMX), else fp32"
 
 
 class ProgressBar:
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=int, metavar="PX", help="training crop size")
     train.add_argument("--seed", type=int, metavar="S")
     train.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    train.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                       help=PRECISION_HELP)
 
     stylize = commands.add_parser("stylize", help="stylize images with a style model")
     stylize.add_argument("--model", required=True, metavar="NAME_OR_DIR")
@@ -74,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep the input's colours, take the style's luminance")
     stylize.add_argument("--scale", type=float, default=1.0, help="stroke scale factor")
     stylize.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    stylize.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                         help=PRECISION_HELP)
 
     commands.add_parser("serve", help="run the HTTP worker (see 'serve --help')", add_help=False)
     return parser
@@ -98,7 +104,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("steps", "size", "seed")
                  if getattr(args, k) is not None}
-    settings = TrainSettings(device=args.device, **overrides)
+    settings = TrainSettings(device=args.device, precision=args.precision, **overrides)
     bar = ProgressBar("train")
     try:
         folder = train_style(args.style, args.content, args.out, settings, progress=bar)
@@ -136,7 +142,7 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     settings = StylizeSettings(tile=args.tile, seamless=args.seamless, strength=args.strength,
                                preserve_color=args.preserve_color, scale=args.scale,
-                               device=args.device)
+                               device=args.device, precision=args.precision)
     settings.validate()
     outputs = output_paths(args.inputs, args.out)
     model = load_model(args.model, args.device)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..model.norm import shared_statistics
+from ..precision import Precision, resolve_precision
 from ..progress import ProgressFn, check_cancel, report
 from .imageio import from_float, to_float
 
@@ -181,15 +182,19 @@ def _to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
 def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = 512,
                   wrap: tuple[bool, bool] = (False, False), finish: FinishFn | None = None,
                   progress: ProgressFn | None = None,
-                  cancel: threading.Event | None = None) -> np.ndarray:
+                  cancel: threading.Event | None = None,
+                  precision: Precision | None = None) -> np.ndarray:
     """Stylize ``rgb`` (H, W, 3; uint8, uint16 or float32 0..1) tile by tile.
 
     ``wrap`` makes rows/columns seamless (circular). ``finish`` post-processes
-    each finished strip with its source pixels. Returns an array of ``rgb``'s dtype.
+    each finished strip with its source pixels. ``precision`` (default fp32)
+    covers the statistics pass and every tile alike. Returns ``rgb``'s dtype.
     """
     geo = _Tiler(rgb, generator, tile, wrap)
     device = next(generator.parameters()).device
-    with _model_lock(generator), torch.inference_mode():
+    precision = precision or resolve_precision(device, "fp32")
+    with _model_lock(generator), torch.inference_mode(), precision.autocast():
+        precision.prepare(generator)
         check_cancel(cancel)
         if geo.padded[0] * geo.padded[1] <= ONE_PASS_MAX_PIXELS:
             out = _run_whole(generator, geo, finish, device)
