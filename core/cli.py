@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--model", required=True, metavar="NAME_OR_DIR")
     stylize.add_argument("inputs", nargs="+", metavar="INPUT", type=Path)
     stylize.add_argument("--out", required=True, metavar="DIR", type=Path)
-    stylize.add_argument("--tile", type=int, default=512, metavar="PX")
+    stylize.add_argument("--tile", type=int, metavar="PX",
+                         help="tile core size (bounds memory, never changes the result)")
     stylize.add_argument("--seamless", choices=("auto", "on", "off"), default="auto")
     stylize.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full")
     stylize.add_argument("--preserve-color", action="store_true",
@@ -140,9 +141,10 @@ def run_stylize(args: argparse.Namespace) -> int:
     from .inference.stylize import StylizeSettings, stylize_file
     from .store import load_model
 
-    settings = StylizeSettings(tile=args.tile, seamless=args.seamless, strength=args.strength,
+    tile = {} if args.tile is None else {"tile": args.tile}
+    settings = StylizeSettings(seamless=args.seamless, strength=args.strength,
                                preserve_color=args.preserve_color, scale=args.scale,
-                               device=args.device, precision=args.precision)
+                               device=args.device, precision=args.precision, **tile)
     settings.validate()
     outputs = output_paths(args.inputs, args.out)
     model = load_model(args.model, args.device)

@@ -17,7 +17,7 @@ from ..precision import PRECISION_CHOICES, resolve_precision
 from ..progress import ProgressFn, check_cancel, report, scaled
 from ..store import StyleModel, load_model
 from .imageio import MAX_PIXELS, from_float, load_image, save_image, to_float
-from .tiling import FinishFn, is_tileable, stylize_tiled
+from .tiling import DEFAULT_TILE, FinishFn, is_tileable, stylize_tiled
 
 SEAMLESS_CHOICES = ("auto", "on", "off")
 _FINISH_ROWS = 256  # rows per chunk when finishing a resampled image
@@ -31,7 +31,7 @@ _FROM_YCC = np.linalg.inv(_TO_YCC).astype(np.float32)
 class StylizeSettings:
     """How to stylize: every field has a default and is JSON-serialisable."""
 
-    tile: int = 512  # tile core size in pixels: bounds memory, never changes the result
+    tile: int = DEFAULT_TILE  # tile core in pixels: bounds memory, never changes the result
     seamless: str = "auto"  # auto (detect tileable input) | on | off
     strength: float = 1.0  # 0 = the input, 1 = full style (a blend)
     preserve_color: bool = False  # keep the input's chroma, take the stylized luminance

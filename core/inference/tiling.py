@@ -38,6 +38,13 @@ from .imageio import from_float, to_float
 ONE_PASS_MAX_PIXELS = 1024 * 1024
 #: Up to this many pixels norm statistics come from the whole image, else from crops.
 WHOLE_STATS_MAX_PIXELS = 1024 * 1024
+#: Default tile core: each tile also computes ``context`` pixels on every side, so
+#: bigger cores waste less (about 1.25x the image's work at 1024, 1.8x at 512).
+DEFAULT_TILE = 1024
+#: Beyond this many pixels the image's own buffers (source and result) take most of
+#: the memory, so cores are kept to LARGE_IMAGE_TILE (an 8K texture stays under 1 GB).
+LARGE_IMAGE_PIXELS = 4096 * 4096
+LARGE_IMAGE_TILE = 512
 MIRROR_BORDER = 16  # pixels of mirrored image around a non-seamless image
 STATS_CROP = 256
 STATS_CROPS = 32  # at most; about STATS_SHARE of the image, at least 4 crops
@@ -123,6 +130,8 @@ class _Tiler:
         self.multiple = int(getattr(generator, "multiple", 1))
         self.context = _round_up(int(getattr(generator, "context", 0)), self.multiple)
         self.band = self.multiple * max(1, 8 // self.multiple)
+        if self.height * self.width > LARGE_IMAGE_PIXELS:
+            tile = min(tile, LARGE_IMAGE_TILE)
         tile = max(_round_up(tile, self.multiple), 4 * self.band)
         self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
         # Beyond the image: the wrapped-around image on a seamless axis (a full context of
@@ -179,7 +188,7 @@ def _to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device).contiguous(memory_format=torch.channels_last)
 
 
-def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = 512,
+def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = DEFAULT_TILE,
                   wrap: tuple[bool, bool] = (False, False), finish: FinishFn | None = None,
                   progress: ProgressFn | None = None,
                   cancel: threading.Event | None = None,
