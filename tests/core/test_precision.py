@@ -167,3 +167,26 @@ def test_the_stylize_cli_loads_no_web_stack(tmp_path):
     probe = json.loads(line[0][6:])
     assert probe == {"code": 0, "heavy": []}, result.stderr
     assert (tmp_path / "out" / "in.png").is_file()
+
+
+def test_training_runs_in_bf16_autocast_and_keeps_fp32_weights():
+    from core.training.trainer import TrainSettings, run_training
+
+    rng = np.random.default_rng(0)
+    images = [torch.from_numpy(rng.random((3, 48, 48), dtype=np.float32)) for _ in range(2)]
+    settings = TrainSettings(steps=2, size=32, batch=1, device="cpu", precision="bf16",
+                             arch={"width": 8, "deep_width": 16, "blocks": 1}, adv_start=0.0)
+    generator, stats = run_training(images[:1], images[1:], settings)
+    assert stats["steps_done"] == 2 and np.isfinite(stats["final_losses"]["total"])
+    assert all(p.dtype == torch.float32 for p in generator.parameters())
+    assert generator.head.weight.abs().sum() > 0  # it learned: the head left zero
+
+
+def test_worker_settings_take_the_serve_default_and_check_the_word():
+    from core.service.settings import SettingsError, parse_settings
+
+    train, stylize = parse_settings({}, "cpu", "bf16")
+    assert train.precision == stylize.precision == "bf16"
+    assert parse_settings({"precision": "fp32"}, "cpu", "bf16")[1].precision == "fp32"
+    with pytest.raises(SettingsError, match="precision"):
+        parse_settings({"precision": "fp16"}, "cpu")
