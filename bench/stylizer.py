@@ -86,9 +86,10 @@ def inference_rows(ours: StyleModel, reference: torch.nn.Module, precisions: lis
             ref_s = min(ref_s, best_time(run_reference, 1))
         del tensor
         reference_s[size] = ref_s
-        for name in precisions:
-            rows.append((f"in-process {size}^2 {name} (s)", ours_s[name], ref_s,
-                         ref_s / ours_s[name]))
+        size_rows = [(f"in-process {size}^2 {name} (s)", ours_s[name], ref_s,
+                      ref_s / ours_s[name]) for name in precisions]
+        show(size_rows)
+        rows += size_rows
     return rows, reference_s
 
 
@@ -185,6 +186,12 @@ def memory_row(model_dir: Path, folder: Path) -> tuple:
             "reference = one activation of an untiled run (lower bound, not run)")
 
 
+def show(rows: list[tuple]) -> None:
+    """Print table rows as soon as they are measured (a long run shows its progress)."""
+    for name, ours_v, ref_v, ratio in rows:
+        print(f"{name:<42} {ours_v:>10.3f} {ref_v:>10.3f} {ratio:>7.2f}x", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Stylizer speed and memory vs Johnson 2016.")
     parser.add_argument("--repeat", type=int, default=2)
@@ -204,21 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     stylize_array(ours, texture(256), StylizeSettings())  # warm caches
     with torch.inference_mode():
         reference(torch.rand(1, 3, 256, 256))
-    rows, reference_s = inference_rows(ours, reference, precisions, args.repeat)
-    notes = {}
+    print(f"{'measure':<42} {'ours':>10} {'Johnson':>10} {'ratio':>8}", flush=True)
+    reference_s = inference_rows(ours, reference, precisions, args.repeat)[1]
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = save_model(generator, {"description": "bench"}, Path(tmp) / "m")
-        rows += cli_rows(model_dir, Path(tmp), reference_s)
-        rows += train_rows(precisions, args.repeat)
+        show(cli_rows(model_dir, Path(tmp), reference_s))
+        show(train_rows(precisions, args.repeat))
         if not args.skip_memory:
             row = memory_row(model_dir, Path(tmp))
-            notes[row[0]] = row[4]
-            rows.append(row[:4])
-    print(f"{'measure':<42} {'ours':>10} {'Johnson':>10} {'ratio':>8}")
-    for name, ours_v, ref_v, ratio in rows:
-        print(f"{name:<42} {ours_v:>10.3f} {ref_v:>10.3f} {ratio:>7.2f}x")
-    for name, note in notes.items():
-        print(f"note ({name}): {note}")
+            show([row[:4]])
+            print(f"note ({row[0]}): {row[4]}")
     print("ratio: how many times better ours is (time ref/ours, memory ref/ours); the CLI "
           "rows set our whole process against the reference's in-process forward")
     difference = held_out_difference()
