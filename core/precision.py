@@ -11,7 +11,9 @@ bf16) and fp16 on Apple's Metal; fp32 otherwise.
 each convolution's input and weights to the low precision, while everything
 else keeps its dtype. ``TileNorm`` measures its statistics and returns its
 output in fp32, so norms, ReLUs and residual sums (the net's skip additions and
-the final image + residual) stay fp32; only the conv arithmetic is bf16. The
+the final image + residual, whose input is fp32) stay fp32; only the conv
+arithmetic is bf16. A sum of two conv outputs that only feeds another conv may
+stay bf16: that conv would round it to bf16 anyway. The
 tiler runs the statistics pass and every tile under the same context, so tiled
 equals untiled within one precision.
 """
