@@ -145,9 +145,10 @@ def build_restyle_job(context, textures: list[ExportedTexture], settings,
         "preserve_color": bool(settings.keep_colors),
         "seamless": settings.seamless,
     }
-    device = get_prefs(context).device
-    if device != "auto":
-        values["device"] = device
+    prefs = get_prefs(context)
+    for name in ("device", "precision"):  # "auto" is the worker's own default
+        if getattr(prefs, name) != "auto":
+            values[name] = getattr(prefs, name)
     scales = image_scales or {}
     images = []
     for tex in textures:

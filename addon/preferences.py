@@ -47,6 +47,16 @@ class RestylePreferences(bpy.types.AddonPreferences):
         ],
         default="auto",
     )
+    precision: EnumProperty(
+        name="Precision",
+        items=[
+            ("auto", "Auto", "bf16 where this CPU runs it fast (AVX512-BF16, AMX), half "
+             "precision on a GPU, else full precision"),
+            ("fp32", "FP32", "Always full precision"),
+            ("bf16", "BF16", "bfloat16 convolutions (slower on CPUs without bf16 hardware)"),
+        ],
+        default="auto",
+    )
     output_dir: StringProperty(
         name="Output Folder",
         description="Folder for stylized textures. Empty: a 'restyle' folder next to the "
@@ -69,6 +79,7 @@ class RestylePreferences(bpy.types.AddonPreferences):
                 layout.label(text="No Python with the stylizer found: set Worker Python to "
                              "the .venv's python (see README)", icon="ERROR")
         layout.prop(self, "device")
+        layout.prop(self, "precision")
         layout.prop(self, "output_dir")
 
 

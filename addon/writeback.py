@@ -9,13 +9,13 @@ a fake user so it survives save/reload while no node uses it. Both survive savin
 from __future__ import annotations
 
 import contextlib
-import shutil
 from pathlib import Path
 
 import bpy
 
 from .discovery import TextureUse, is_stylized, objects_materials, stylized_name
 from .jobs import safe_stem
+from .keptpng import save_kept
 
 _FAKE_USER_FLAG = "restyle_fake_user"
 
@@ -49,6 +49,7 @@ def switch_to(use: TextureUse, new: bpy.types.Image, result: Path, out_dir: Path
     original = use.live_image()
     file_name = _stylized_file_name(original, result)
     if out_dir is None:
+        save_kept(result, result)  # the worker wrote it fast; pack it compressed as ever
         new.pack()
         new.filepath_raw = f"//restyle/{file_name}"  # where Unpack would put it
     else:
@@ -58,7 +59,7 @@ def switch_to(use: TextureUse, new: bpy.types.Image, result: Path, out_dir: Path
             new.filepath_raw = str(dest)
             new.save()
         else:
-            shutil.copyfile(result, dest)
+            save_kept(result, dest)
         new.filepath_raw = bpy.path.relpath(str(dest)) if bpy.data.filepath else str(dest)
     new["restyle_original"] = original
     if not original.use_fake_user:

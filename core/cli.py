@@ -14,8 +14,10 @@ from typing import TextIO
 
 from .device import DEVICE_CHOICES
 from .errors import BadInput, RestyleError
+from .precision import PRECISION_CHOICES
 
 PROG = "python -m core"
+PRECISION_HELP = "auto: bf16 where this CPU runs it fast (AVX512-BF16, AMX), else fp32"
 
 
 class ProgressBar:
@@ -62,18 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=int, metavar="PX", help="training crop size")
     train.add_argument("--seed", type=int, metavar="S")
     train.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    train.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                       help=PRECISION_HELP)
 
     stylize = commands.add_parser("stylize", help="stylize images with a style model")
     stylize.add_argument("--model", required=True, metavar="NAME_OR_DIR")
     stylize.add_argument("inputs", nargs="+", metavar="INPUT", type=Path)
     stylize.add_argument("--out", required=True, metavar="DIR", type=Path)
-    stylize.add_argument("--tile", type=int, default=512, metavar="PX")
+    stylize.add_argument("--tile", type=int, metavar="PX",
+                         help="tile core size (bounds memory, never changes the result)")
     stylize.add_argument("--seamless", choices=("auto", "on", "off"), default="auto")
     stylize.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full")
     stylize.add_argument("--preserve-color", action="store_true",
                          help="keep the input's colours, take the style's luminance")
     stylize.add_argument("--scale", type=float, default=1.0, help="stroke scale factor")
     stylize.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    stylize.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                         help=PRECISION_HELP)
 
     commands.add_parser("serve", help="run the HTTP worker (see 'serve --help')", add_help=False)
     return parser
@@ -98,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("steps", "size", "seed")
                  if getattr(args, k) is not None}
-    settings = TrainSettings(device=args.device, **overrides)
+    settings = TrainSettings(device=args.device, precision=args.precision, **overrides)
     bar = ProgressBar("train")
     try:
         folder = train_style(args.style, args.content, args.out, settings, progress=bar)
@@ -134,9 +141,10 @@ def run_stylize(args: argparse.Namespace) -> int:
     from .inference.stylize import StylizeSettings, stylize_file
     from .store import load_model
 
-    settings = StylizeSettings(tile=args.tile, seamless=args.seamless, strength=args.strength,
+    tile = {} if args.tile is None else {"tile": args.tile}
+    settings = StylizeSettings(seamless=args.seamless, strength=args.strength,
                                preserve_color=args.preserve_color, scale=args.scale,
-                               device=args.device)
+                               device=args.device, precision=args.precision, **tile)
     settings.validate()
     outputs = output_paths(args.inputs, args.out)
     model = load_model(args.model, args.device)

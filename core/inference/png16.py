@@ -46,8 +46,8 @@ def read_png16(path: Path, color_type: int) -> np.ndarray:
     return high
 
 
-def write_png16(path: Path, samples: np.ndarray) -> None:
-    """Write uint16 samples (H, W, C) with C in 1..4 as a 16-bit PNG."""
+def write_png16(path: Path, samples: np.ndarray, level: int = 6) -> None:
+    """Write uint16 samples (H, W, C) with C in 1..4 as a 16-bit PNG (zlib ``level``)."""
     height, width, channels = samples.shape
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -55,7 +55,7 @@ def write_png16(path: Path, samples: np.ndarray) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     header = struct.pack(">IIBBBBB", width, height, 16, _COLOR_TYPES[channels], 0, 0, 0)
-    compressor = zlib.compressobj(6)
+    compressor = zlib.compressobj(level)
     with open(path, "wb") as out:
         out.write(_SIGNATURE + chunk(b"IHDR", header))
         rows_per_chunk = max(1, (1 << 22) // max(1, width * channels * 2))

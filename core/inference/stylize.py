@@ -13,10 +13,11 @@ from PIL import Image
 
 from ..device import resolve_device
 from ..errors import BadInput
+from ..precision import PRECISION_CHOICES, resolve_precision
 from ..progress import ProgressFn, check_cancel, report, scaled
 from ..store import StyleModel, load_model
 from .imageio import MAX_PIXELS, from_float, load_image, save_image, to_float
-from .tiling import FinishFn, is_tileable, stylize_tiled
+from .tiling import DEFAULT_TILE, FinishFn, is_tileable, stylize_tiled
 
 SEAMLESS_CHOICES = ("auto", "on", "off")
 _FINISH_ROWS = 256  # rows per chunk when finishing a resampled image
@@ -30,12 +31,13 @@ _FROM_YCC = np.linalg.inv(_TO_YCC).astype(np.float32)
 class StylizeSettings:
     """How to stylize: every field has a default and is JSON-serialisable."""
 
-    tile: int = 512  # tile core size in pixels: bounds memory, never changes the result
+    tile: int = DEFAULT_TILE  # tile core in pixels: bounds memory, never changes the result
     seamless: str = "auto"  # auto (detect tileable input) | on | off
     strength: float = 1.0  # 0 = the input, 1 = full style (a blend)
     preserve_color: bool = False  # keep the input's chroma, take the stylized luminance
     scale: float = 1.0  # stroke scale: the net runs on the input resampled by this factor
     device: str = "auto"
+    precision: str = "auto"  # auto (bf16 where the CPU runs it fast) | fp32 | bf16
 
     def validate(self) -> None:
         """Raise ``BadInput`` naming the bad setting."""
@@ -44,6 +46,9 @@ class StylizeSettings:
         if self.seamless not in SEAMLESS_CHOICES:
             raise BadInput(f"Seamless must be one of {', '.join(SEAMLESS_CHOICES)}, "
                            f"not {self.seamless!r}.")
+        if self.precision not in PRECISION_CHOICES:
+            raise BadInput(f"Precision must be one of {', '.join(PRECISION_CHOICES)}, "
+                           f"not {self.precision!r}.")
         try:
             strength, scale = float(self.strength), float(self.scale)
         except (TypeError, ValueError) as exc:
@@ -94,18 +99,20 @@ def stylize_array(model: StyleModel, rgb: np.ndarray, settings: StylizeSettings,
     """Stylize (H, W, 3) uint8/uint16/float32-0..1 pixels; returns the same shape and dtype."""
     settings.validate()
     generator = _generator_for(model, settings.device)
+    precision = resolve_precision(next(generator.parameters()).device, settings.precision)
     wrap = _seamless(rgb, settings.seamless)
     finish = _finisher(settings)
     height, width = rgb.shape[:2]
     if float(settings.scale) == 1.0:
-        return stylize_tiled(generator, rgb, settings.tile, wrap, finish, progress, cancel)
+        return stylize_tiled(generator, rgb, settings.tile, wrap, finish, progress, cancel,
+                             precision)
     scale = float(settings.scale)
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
     if size[0] * size[1] > MAX_PIXELS:
         raise BadInput(f"Scale {settings.scale} would make a {size[0]}x{size[1]} image, over "
                        "the 16384x16384 limit; use a smaller scale.")
     small = stylize_tiled(generator, _resize(rgb, *size), settings.tile, wrap, None,
-                          scaled(progress, 0.0, 0.95), cancel)
+                          scaled(progress, 0.0, 0.95), cancel, precision)
     out = _resize(small, width, height)
     del small
     if finish is not None:
@@ -129,21 +136,23 @@ def _generator_for(model: StyleModel, device: str):
 
 def stylize_file(model: StyleModel, src: str | os.PathLike, dst: str | os.PathLike,
                  settings: StylizeSettings, progress: ProgressFn | None = None,
-                 cancel: threading.Event | None = None) -> Path:
+                 cancel: threading.Event | None = None, intermediate: bool = False) -> Path:
     """Stylize ``src`` into ``dst`` with the same size, mode and bit depth; alpha bit-exact.
 
     ``dst`` appears only when complete: a failed or cancelled run leaves no file.
+    ``intermediate`` (a file another program reloads at once) writes PNGs faster.
     """
     src, dst = Path(src), Path(dst)
     settings.validate()
     report(progress, 0.0, "load", f"reading {src.name}")
     image = load_image(src)
     check_cancel(cancel)
-    rgb = stylize_array(model, image.rgb, settings, scaled(progress, 0.05, 0.95), cancel)
+    # Replacing the source pixels frees them before the save needs its own buffers.
+    image.rgb = stylize_array(model, image.rgb, settings, scaled(progress, 0.05, 0.95), cancel)
     check_cancel(cancel)
     report(progress, 0.95, "save", f"writing {dst.name}")
     try:
-        save_image(dst, rgb, image.alpha, image.info)
+        save_image(dst, image.rgb, image.alpha, image.info, fast=intermediate)
     except OSError as exc:
         raise BadInput(f"Cannot write {dst} ({exc.strerror or exc}); check the folder.") from exc
     report(progress, 1.0, "save", f"wrote {dst.name}")

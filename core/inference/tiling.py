@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..model.norm import shared_statistics
+from ..precision import Precision, resolve_precision
 from ..progress import ProgressFn, check_cancel, report
 from .imageio import from_float, to_float
 
@@ -37,6 +38,13 @@ from .imageio import from_float, to_float
 ONE_PASS_MAX_PIXELS = 1024 * 1024
 #: Up to this many pixels norm statistics come from the whole image, else from crops.
 WHOLE_STATS_MAX_PIXELS = 1024 * 1024
+#: Default tile core: each tile also computes ``context`` pixels on every side, so
+#: bigger cores waste less (about 1.25x the image's work at 1024, 1.8x at 512).
+DEFAULT_TILE = 1024
+#: Beyond this many pixels the image's own buffers (source and result) take most of
+#: the memory, so cores are kept to LARGE_IMAGE_TILE (an 8K texture stays under 1 GB).
+LARGE_IMAGE_PIXELS = 4096 * 4096
+LARGE_IMAGE_TILE = 512
 MIRROR_BORDER = 16  # pixels of mirrored image around a non-seamless image
 STATS_CROP = 256
 STATS_CROPS = 32  # at most; about STATS_SHARE of the image, at least 4 crops
@@ -122,6 +130,8 @@ class _Tiler:
         self.multiple = int(getattr(generator, "multiple", 1))
         self.context = _round_up(int(getattr(generator, "context", 0)), self.multiple)
         self.band = self.multiple * max(1, 8 // self.multiple)
+        if self.height * self.width > LARGE_IMAGE_PIXELS:
+            tile = min(tile, LARGE_IMAGE_TILE)
         tile = max(_round_up(tile, self.multiple), 4 * self.band)
         self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
         # Beyond the image: the wrapped-around image on a seamless axis (a full context of
@@ -178,18 +188,22 @@ def _to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device).contiguous(memory_format=torch.channels_last)
 
 
-def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = 512,
+def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = DEFAULT_TILE,
                   wrap: tuple[bool, bool] = (False, False), finish: FinishFn | None = None,
                   progress: ProgressFn | None = None,
-                  cancel: threading.Event | None = None) -> np.ndarray:
+                  cancel: threading.Event | None = None,
+                  precision: Precision | None = None) -> np.ndarray:
     """Stylize ``rgb`` (H, W, 3; uint8, uint16 or float32 0..1) tile by tile.
 
     ``wrap`` makes rows/columns seamless (circular). ``finish`` post-processes
-    each finished strip with its source pixels. Returns an array of ``rgb``'s dtype.
+    each finished strip with its source pixels. ``precision`` (default fp32)
+    covers the statistics pass and every tile alike. Returns ``rgb``'s dtype.
     """
     geo = _Tiler(rgb, generator, tile, wrap)
     device = next(generator.parameters()).device
-    with _model_lock(generator), torch.inference_mode():
+    precision = precision or resolve_precision(device, "fp32")
+    with _model_lock(generator), torch.inference_mode(), precision.autocast():
+        precision.prepare(generator)
         check_cancel(cancel)
         if geo.padded[0] * geo.padded[1] <= ONE_PASS_MAX_PIXELS:
             out = _run_whole(generator, geo, finish, device)

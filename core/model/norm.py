@@ -28,6 +28,8 @@ class TileNorm(nn.Module):
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Statistics and output in fp32 even where autocast ran the conv in bf16/fp16.
+        x = x.float()
         if self.frozen is not None:
             mean, var = self.frozen
         elif self.recording:
@@ -37,7 +39,8 @@ class TileNorm(nn.Module):
         else:
             var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, unbiased=False)
         scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
-        return (x - mean) * scale + self.bias.view(1, -1, 1, 1)
+        # One fused pass over x: x * scale + (bias - mean * scale).
+        return torch.addcmul(self.bias.view(1, -1, 1, 1) - mean * scale, x, scale)
 
 
 @contextmanager

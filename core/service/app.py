@@ -36,6 +36,7 @@ class ServiceConfig:
 
     jobs_dir: Path
     device: str = "cpu"
+    precision: str = "auto"  # for jobs whose settings do not name one
     token: str | None = None
     allowed_roots: list[Path] = field(default_factory=list)
     max_upload_bytes: int = 512 * 1024 * 1024
@@ -132,7 +133,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return job
 
     def _job_from_request(body: JobRequest, host: str | None) -> Job:
-        train_settings, stylize_settings = parse_settings(body.settings, config.device)
+        train_settings, stylize_settings = parse_settings(body.settings, config.device,
+                                                          config.precision)
         images = []
         for spec in body.images:
             if isinstance(spec, str):

@@ -78,7 +78,8 @@ def _stylize_all(job: Job, model_name: str, progress: ProgressFn | None) -> None
             check_cancel(job.cancel)
             pixels = image.info.width * image.info.height
             step = scaled(progress, done / total, (done + pixels) / total)
-            stylize_file(model, image.info.path, partial / name, image.settings, step, job.cancel)
+            stylize_file(model, image.info.path, partial / name, image.settings, step, job.cancel,
+                         intermediate=True)  # the add-on reloads it; its own save compresses
             done += pixels
             results.append(
                 {

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--jobs-dir", type=Path, default=None, help="job and upload folder")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--precision", default="auto",
+                        help="auto, fp32 or bf16: jobs' default (auto: bf16 where fast)")
     parser.add_argument(
         "--allow-root", type=Path, action="append", default=[], metavar="DIR",
         help="folder whose files loopback clients may pass by path (repeatable)",
@@ -65,16 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     from .. import __version__
     from ..device import resolve_device
     from ..errors import RestyleError
+    from ..precision import resolve_precision
     from .app import ServiceConfig, create_app
 
     try:
         device = str(resolve_device(args.device))
+        precision = resolve_precision(device, args.precision)  # measures bf16 once if need be
     except RestyleError as error:
         print(f"restyle serve: {error}", file=sys.stderr, flush=True)
         return 2
     config = ServiceConfig(
         jobs_dir=(args.jobs_dir or _default_jobs_dir()).resolve(),
         device=device,
+        precision=args.precision,
         token=args.token,
         allowed_roots=[root.resolve() for root in args.allow_root],
         max_upload_bytes=int(args.max_upload_mb * 2**20),
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.parent_pid:
         _watch_parent(args.parent_pid, lambda: _stop(server, args.parent_pid))
-    print(f"restyle serve: jobs in {config.jobs_dir}, device {device}", file=sys.stderr, flush=True)
+    print(f"restyle serve: jobs in {config.jobs_dir}, device {device}, "
+          f"{precision.name} ({precision.reason})", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
     return 0
 

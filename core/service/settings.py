@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..device import DEVICE_CHOICES, resolve_device
 from ..errors import BadInput
+from ..precision import PRECISION_CHOICES
 
 #: Training ranges the service enforces before queueing: (lowest, highest), None = unbounded.
 #: Stylize settings are checked by ``StylizeSettings.validate`` itself.
@@ -35,14 +36,15 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
 
 
 #: Settings that take one of a few words.
-_CHOICES: dict[str, tuple[str, ...]] = {"device": DEVICE_CHOICES}
+_CHOICES: dict[str, tuple[str, ...]] = {"device": DEVICE_CHOICES, "precision": PRECISION_CHOICES}
 
 
 class SettingsError(ValueError):
     """A setting the client must fix (the message names it)."""
 
 
-def parse_settings(raw: dict[str, Any], default_device: str) -> tuple[Any, Any]:
+def parse_settings(raw: dict[str, Any], default_device: str,
+                   default_precision: str = "auto") -> tuple[Any, Any]:
     """Return ``(TrainSettings, StylizeSettings)`` built from ``raw`` over their defaults."""
     from ..inference.stylize import StylizeSettings
     from ..training.trainer import TrainSettings
@@ -58,7 +60,7 @@ def parse_settings(raw: dict[str, Any], default_device: str) -> tuple[Any, Any]:
         _check_range(name, value)
     if "arch" in raw:
         _check_arch(raw["arch"])
-    values = {"device": default_device, **raw}
+    values = {"device": default_device, "precision": default_precision, **raw}
     try:
         resolve_device(values["device"])
     except BadInput as error:

@@ -25,6 +25,7 @@ from ..errors import BadInput
 from ..model.discriminator import PatchDiscriminator
 from ..model.features import build_features
 from ..model.generator import Generator, build_generator
+from ..precision import resolve_precision
 from ..progress import ProgressFn, check_cancel, report
 from ..store import load_model, models_dir, save_model
 from . import losses
@@ -40,6 +41,7 @@ class TrainSettings:
     batch: int = 4
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16: the autocast of generator and loss forwards
     lr: float = 1e-3
     content_weight: float = 1.0  # luminance structure kept (planks, grain, borders)
     style_weight: float = 1.0  # raw-pixel patch distribution of the painting (strokes)
@@ -106,6 +108,7 @@ class _Run:
     def __init__(self, styles, contents, settings: TrainSettings) -> None:
         self.s = settings
         self.device = resolve_device(settings.device)
+        self.precision = resolve_precision(self.device, settings.precision)
         torch.manual_seed(settings.seed)
         self.gen = torch.Generator().manual_seed(settings.seed)
         self.G = _initial_generator(settings).to(self.device).train()
@@ -136,6 +139,11 @@ class _Run:
         return x
 
     def step(self, fraction: float) -> dict[str, float]:
+        # Backward ops keep the dtypes their forward ops had, inside autocast or not.
+        with self.precision.autocast():
+            return self._step(fraction)
+
+    def _step(self, fraction: float) -> dict[str, float]:
         s, dev = self.s, self.device
         content = self.content.batch(s.batch).to(dev)
         style = self._styled_view(self.style.batch(s.batch).to(dev))

@@ -118,3 +118,13 @@ def test_same_input_same_output(force_tiles):
     first = stylize_tiled(tiny_generator(seed=7), image, tile=32)
     second = stylize_tiled(tiny_generator(seed=7), image, tile=32)
     assert np.array_equal(first, second)
+
+
+def test_large_images_keep_small_tile_cores(monkeypatch):
+    generator = tiny_generator()
+    image = smooth_image(160, 160)
+    assert max(b - a for a, b in tiling._Tiler(image, generator, 1024, (False, False)).rows) == 160
+    monkeypatch.setattr(tiling, "LARGE_IMAGE_PIXELS", 100 * 100)
+    monkeypatch.setattr(tiling, "LARGE_IMAGE_TILE", 48)
+    geo = tiling._Tiler(image, generator, 1024, (False, False))
+    assert max(b - a for a, b in geo.rows + geo.cols) <= 48
