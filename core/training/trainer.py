@@ -41,7 +41,7 @@ class TrainSettings:
     batch: int = 4
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16: the autocast of generator and loss forwards
+    precision: str = "auto"  # auto | fp32 | bf16: the autocast of generator and critic forwards
     lr: float = 1e-3
     content_weight: float = 1.0  # luminance structure kept (planks, grain, borders)
     style_weight: float = 1.0  # raw-pixel patch distribution of the painting (strokes)
@@ -138,16 +138,17 @@ class _Run:
             return losses.luminance(x).expand(-1, 3, -1, -1)
         return x
 
-    def step(self, fraction: float) -> dict[str, float]:
-        # Backward ops keep the dtypes their forward ops had, inside autocast or not.
+    def _run(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """A network forward in the run's precision; the losses stay in fp32 (sorting and
+        standardising need the mantissa). Backward ops keep their forward dtypes."""
         with self.precision.autocast():
-            return self._step(fraction)
+            return net(x).float()
 
-    def _step(self, fraction: float) -> dict[str, float]:
+    def step(self, fraction: float) -> dict[str, float]:
         s, dev = self.s, self.device
         content = self.content.batch(s.batch).to(dev)
         style = self._styled_view(self.style.batch(s.batch).to(dev))
-        out = self.G(content)
+        out = self._run(self.G, content)
         seen = self._styled_view(out)
         adv = self.adv_factor(fraction)
         self.set_lr(fraction)
@@ -155,7 +156,8 @@ class _Run:
         d_loss = torch.zeros(())
         if adv > 0:
             self.opt_d.zero_grad(set_to_none=True)
-            d_loss = losses.hinge_critic(self.D(style), self.D(seen.detach()))
+            d_loss = losses.hinge_critic(self._run(self.D, style),
+                                         self._run(self.D, seen.detach()))
             d_loss.backward()
             self.opt_d.step()
 
@@ -173,7 +175,7 @@ class _Run:
         if s.preserve_color:
             total = total + 10.0 * losses.colour_loss(out, content)
         if adv > 0:
-            terms["adv"] = losses.hinge_generator(self.D(seen))
+            terms["adv"] = losses.hinge_generator(self._run(self.D, seen))
             total = total + adv * s.adv_weight * terms["adv"]
             terms["critic"] = d_loss
         self.opt_g.zero_grad(set_to_none=True)
