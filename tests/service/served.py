@@ -10,8 +10,10 @@ import http.client
 import json
 import os
 import ssl
+import struct
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +96,17 @@ def serve(tmp: Path, *args: str, token: str | None = "t0ken", log: Path | None =
         raise AssertionError(f"worker did not start: {line!r}")
     ready = json.loads(line[len(READY_PREFIX):])
     return Served(proc, ready["port"], token or ready["token"], jobs_dir, ready, tls, log)
+
+
+def png_with_size(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims ``width`` x ``height`` but holds a few bytes of data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
