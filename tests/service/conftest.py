@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from served import png_with_size
+from served import JOB_S, START_S, png_with_size
 
 from addon.worker.client import WorkerClient, find_worker_python
 
@@ -69,7 +69,7 @@ def make_client(tmp_path_factory: pytest.TempPathFactory, inputs: Path):
 def worker(make_client):
     """One running local worker for the module (stopped at the end)."""
     client = make_client()
-    client.wait_ready(120)
+    client.wait_ready(START_S)
     yield client
     client.stop()
 
@@ -87,7 +87,7 @@ def tiny_model(worker: WorkerClient, inputs: Path) -> str:
         "train", styles=[inputs / "style.png"], content=[inputs / "content.png"],
         settings=TINY_TRAIN,
     )
-    state = worker.wait_job(job_id, timeout=300)
+    state = worker.wait_job(job_id, timeout=JOB_S)
     assert state["state"] == "done", state["message"]
     assert os.path.isdir(state["model"])
     return state["model"]

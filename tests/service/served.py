@@ -20,6 +20,10 @@ from pathlib import Path
 from addon.worker.client import EXTENSION_ROOT, READY_PREFIX, find_worker_python
 
 PYTHON = find_worker_python() or sys.executable
+#: Bounds (not measurements) for a worker to start and a tiny job to end, generous because
+#: the test machine's two cores are often shared by many busy processes.
+START_S = 300
+JOB_S = 300
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from served import png_with_size, serve
+from served import JOB_S, START_S, png_with_size, serve
 
 from addon.worker.client import WorkerClient, WorkerError
 
@@ -40,7 +40,7 @@ def test_jobs_run_when_every_log_write_fails(tmp_path: Path, inputs: Path,
                              content=[inputs / "content.png"],
                              settings={**tiny_train, "seed": seed}) for seed in (5, 6)]
         ids.append(client.submit("stylize", model=ids[0], images=[inputs / "content.png"]))
-        states = [client.wait_job(job_id, timeout=180) for job_id in ids]
+        states = [client.wait_job(job_id, timeout=JOB_S) for job_id in ids]
         assert [state["state"] for state in states] == ["done"] * 3, states
         assert client.health()["status"] == "ok"
     finally:
@@ -85,7 +85,7 @@ def test_a_stuck_job_fails_and_the_queue_goes_on(tmp_path: Path, inputs: Path,
     models = tmp_path / "models"
     stuck_model = shutil.copytree(tiny_model, models / "stuck")
     served = serve(tmp_path, "--allow-root", str(models), "--allow-root", str(inputs),
-                   "--allow-root", str(Path(tiny_model).parent), "--stall-timeout-s", "8")
+                   "--allow-root", str(Path(tiny_model).parent), "--stall-timeout-s", "15")
     client = WorkerClient(url=served.url, token=served.token)
 
     def stylize(model: str | Path) -> str:
@@ -94,15 +94,15 @@ def test_a_stuck_job_fails_and_the_queue_goes_on(tmp_path: Path, inputs: Path,
     lease = Lease(stuck_model / "model.json")  # from now on, opening model.json blocks
     try:
         stuck_id, after_id = stylize(stuck_model), stylize(tiny_model)
-        state = client.wait_job(stuck_id, timeout=120)
+        state = client.wait_job(stuck_id, timeout=JOB_S)
         assert state["state"] == "failed", state
         assert "no progress" in state["message"] and "--stall-timeout-s" in state["message"]
-        after = client.wait_job(after_id, timeout=120)
+        after = client.wait_job(after_id, timeout=JOB_S)
         assert after["state"] == "done", after["message"]  # the queue went on
         assert client.health()["status"] == "ok"
         lease.release()  # the stuck thread wakes up, sees it was cancelled, and ends
         lease = None
-        assert client.wait_job(stylize(stuck_model), timeout=120)["state"] == "done"
+        assert client.wait_job(stylize(stuck_model), timeout=JOB_S)["state"] == "done"
         assert client.job(stuck_id)["state"] == "failed"  # not overwritten by the late thread
     finally:
         if lease is not None:
@@ -113,7 +113,7 @@ def test_a_stuck_job_fails_and_the_queue_goes_on(tmp_path: Path, inputs: Path,
 def test_a_deleted_jobs_folder_is_recreated_and_old_results_are_410(
         worker: WorkerClient, tiny_model: str, inputs: Path, tmp_path: Path) -> None:
     done = worker.wait_job(worker.submit("stylize", model=tiny_model,
-                                         images=[inputs / "content.png"]), 120)
+                                         images=[inputs / "content.png"]), JOB_S)
     assert done["state"] == "done"
     shutil.rmtree(worker.jobs_dir)
     url, token = worker.endpoint
@@ -126,7 +126,7 @@ def test_a_deleted_jobs_folder_is_recreated_and_old_results_are_410(
         remote.fetch_result(done, "nothing.png", tmp_path / "out.png")
     assert caught.value.status == 404
     upload = remote.upload(inputs / "content.png")  # the uploads folder comes back
-    again = worker.wait_job(worker.submit("stylize", model=tiny_model, images=[upload]), 120)
+    again = worker.wait_job(worker.submit("stylize", model=tiny_model, images=[upload]), JOB_S)
     assert again["state"] == "done", again["message"]
     assert remote.fetch_result(again, again["results"][0], tmp_path / "again.png").is_file()
 
@@ -140,11 +140,11 @@ def test_uploads_go_with_their_job_unless_a_live_job_needs_them(
     short = remote.submit("train", styles=[upload], content=[upload], settings=tiny_train)
     long = remote.submit("train", styles=[upload], content=[upload],
                          settings={**tiny_train, "steps": 100_000, "seed": 8})
-    assert remote.wait_job(short, 120)["state"] == "done"
+    assert remote.wait_job(short, JOB_S)["state"] == "done"
     remote.delete(short)
     assert folder.is_dir()  # the long job still needs it
     remote.cancel(long)
-    assert remote.wait_job(long, 60)["state"] == "cancelled"
+    assert remote.wait_job(long, JOB_S)["state"] == "cancelled"
     remote.delete(long)
     assert not folder.exists()
 
@@ -161,7 +161,7 @@ def test_stray_folders_of_a_killed_worker_are_pruned(make_client) -> None:
         (folder / "results" / "file.png").write_bytes(b"x")
     for folder in (old_job, old_upload, old_partial, user_folder):
         os.utime(folder, (three_days, three_days))
-    client.wait_ready(120)
+    client.wait_ready(START_S)
     try:
         assert wait_for(lambda: not old_job.exists() and not old_upload.exists()
                         and not old_partial.exists(), 30)
