@@ -162,9 +162,12 @@ def load_model(name_or_dir: str, device: str = "auto") -> StyleModel:
     weights = folder / WEIGHTS_FILE
     key = (str(folder), weights.stat().st_mtime_ns, str(dev))
     with _memo_lock:
-        if key not in _memo:
-            _memo[key] = _load_uncached(folder, dev)
-        return _memo[key]
+        model = _memo.get(key)
+    if model is None:  # loaded outside the lock: one stuck read must not block every load
+        model = _load_uncached(folder, dev)
+        with _memo_lock:
+            model = _memo.setdefault(key, model)
+    return model
 
 
 def _load_uncached(folder: Path, device: torch.device) -> StyleModel:

@@ -38,6 +38,9 @@ from .png16 import png_header, read_png16, write_png16
 MAX_PIXELS = 16384 * 16384
 # Pillow refuses images over 2x its limit; our own check below gives the clear message.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+#: The Pillow formats Restyle reads (OpenEXR has its own reader); no other Pillow plugin
+#: (EPS through Ghostscript, PSD, ...) is ever reached, whatever a file's bytes claim.
+PILLOW_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "TGA")
 
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
 #: zlib level of intermediate PNGs (read back at once by another program): several times
@@ -133,7 +136,7 @@ def _load_pillow(path: Path) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path, formats=PILLOW_FORMATS)
     except Image.DecompressionBombError as exc:
         raise BadInput(
             f"Image {path} claims more than {MAX_PIXELS // 1_000_000} megapixels (a possible "

@@ -7,8 +7,10 @@ add-on can show it as is.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
+import secrets
 import shutil
 import traceback
 from contextlib import asynccontextmanager
@@ -21,10 +23,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from .. import __version__
-from .auth import TokenGate
-from .janitor import start_janitor
+from .auth import GateConfig, RequestGate
+from .janitor import delete_job, start_janitor
 from .jobs import ImageInput, Job, JobQueue, new_id
-from .refs import RefError, RefResolver
+from .limits import check_job
+from .log import say
+from .refs import RefError, RefResolver, is_upload_id
 from .runner import RESULTS, run_job
 from .schema import CreatedReply, HealthReply, ImageSpec, JobRequest, JobStateReply
 from .settings import SettingsError, parse_settings, with_overrides
@@ -37,10 +41,15 @@ class ServiceConfig:
     jobs_dir: Path
     device: str = "cpu"
     precision: str = "auto"  # for jobs whose settings do not name one
-    token: str | None = None
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # always one
+    hosts: list[str] = field(default_factory=list)  # Host names besides loopback ones
     allowed_roots: list[Path] = field(default_factory=list)
+    local_paths: bool = True  # False: every client must upload (behind a same-host proxy)
     max_upload_bytes: int = 512 * 1024 * 1024
+    max_job_memory_bytes: int | None = None  # refuse jobs estimated to need more
     keep_s: float = 24 * 3600.0  # finished jobs and uploads older than this are deleted
+    stall_timeout_s: float | None = 600.0  # fail a running job silent for this long
+    client_timeout_s: float = 10.0  # longest pause in a request's headers or body
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -50,23 +59,30 @@ def create_app(config: ServiceConfig) -> FastAPI:
     config.jobs_dir.mkdir(parents=True, exist_ok=True)
     uploads_dir = config.jobs_dir / "uploads"
     uploads_dir.mkdir(exist_ok=True)
-    resolver = RefResolver(uploads_dir, config.allowed_roots)
-    jobs = JobQueue(run_job)
+    resolver = RefResolver(uploads_dir, config.allowed_roots, config.local_paths)
+    jobs = JobQueue(run_job, config.stall_timeout_s)
+    gate = GateConfig(token=config.token, hosts=config.hosts,
+                      max_upload_bytes=config.max_upload_bytes,
+                      client_timeout_s=config.client_timeout_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         jobs.start()
-        start_janitor(jobs, uploads_dir, config.keep_s)
+        start_janitor(jobs, config.jobs_dir, config.keep_s)
         yield
         jobs.shutdown()
 
     app = FastAPI(title="Restyle worker", version=__version__, lifespan=lifespan)
-    app.add_middleware(TokenGate, token=config.token)
+    app.add_middleware(RequestGate, config=gate)
     _add_error_handlers(app)
 
     @app.get("/health", response_model=HealthReply)
-    def health() -> dict:
-        """Liveness and what this worker runs on (needs no token)."""
+    def health(request: Request) -> dict | JSONResponse:
+        """Liveness for anyone; what the worker runs and holds only with the token."""
+        if not jobs.alive:
+            return JSONResponse({"status": "error", "detail": _RUNNER_DEAD}, status_code=503)
+        if not gate.token_matches(request.headers.get("authorization")):
+            return JSONResponse({"status": "ok"})  # no versions, ids or paths for strangers
         running = jobs.running
         return {
             "status": "ok",
@@ -88,11 +104,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @app.post("/uploads", response_model=CreatedReply, status_code=201)
     async def upload(request: Request) -> dict:
         """Store the raw request body as a file; its id is a ref for later jobs."""
-        return {"id": await _store_upload(request, uploads_dir, config.max_upload_bytes)}
+        return {"id": await _store_upload(request, uploads_dir)}
 
     @app.post("/jobs", response_model=CreatedReply, status_code=201)
     def submit(body: JobRequest, request: Request) -> dict:
         """Check every input now (4xx at once), then queue the job."""
+        if not jobs.alive:
+            raise HTTPException(503, _RUNNER_DEAD)
         job = _job_from_request(body, request.client.host if request.client else None)
         jobs.add(job)
         return {"id": job.id}
@@ -111,12 +129,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.delete("/jobs/{job_id}", status_code=204)
     def delete(job_id: str) -> None:
-        """Forget a finished job and delete its folder (results), so a server's disk stays free."""
+        """Forget a finished job, delete its results and its uploads no queued job still needs."""
         job = _job(job_id)
-        if job.snapshot()["state"] in ("queued", "running"):
+        if job.live:
             raise HTTPException(409, f"Job {job_id} is still {job.state}; cancel it first.")
-        jobs.forget(job_id)
-        shutil.rmtree(job.folder, ignore_errors=True)
+        delete_job(jobs, job, uploads_dir)
 
     @app.get("/jobs/{job_id}/results/{name}")
     def result(job_id: str, name: str) -> FileResponse:
@@ -124,7 +141,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
         job = _job(job_id)
         if name not in {r["name"] for r in job.snapshot()["results"]}:
             raise HTTPException(404, f"Job {job_id} has no result named '{name}'.")
-        return FileResponse(job.folder / RESULTS / name, filename=name)
+        path = job.folder / RESULTS / name
+        if not path.is_file():
+            raise HTTPException(
+                410, f"Result '{name}' of job {job_id} is gone from the worker's disk (its jobs "
+                "folder was cleaned); run the job again.",
+            )
+        return FileResponse(path, filename=name)
 
     def _job(job_id: str) -> Job:
         job = jobs.get(job_id)
@@ -141,23 +164,30 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 spec = ImageSpec(ref=spec)
             settings = with_overrides(stylize_settings, scale=spec.scale, seamless=spec.seamless)
             images.append(ImageInput(resolver.image(spec.ref, host), settings))
+        styles = [resolver.image(ref, host) for ref in body.styles]
+        content = [resolver.image(ref, host) for ref in body.content]
+        refs = [*styles, *content, *(image.info for image in images)]
         if train_settings.init_from:  # a model ref like ``model``: same checks
             start = _model_ref(train_settings.init_from, host)
             if isinstance(start, Job):
                 raise RefError(422, "Setting 'init_from' takes a style name or model folder.")
             train_settings = dataclasses.replace(train_settings, init_from=start)
         job_id = new_id()
-        return Job(
+        job = Job(
             id=job_id,
             kind=body.kind,
             folder=config.jobs_dir / job_id,
-            styles=[resolver.image(ref, host).path for ref in body.styles],
-            content=[resolver.image(ref, host).path for ref in body.content],
+            styles=[info.path for info in styles],
+            content=[info.path for info in content],
             images=images,
             model_ref=_model_ref(body.model, host) if body.model else None,
+            uploads=frozenset(info.ref for info in refs if is_upload_id(info.ref)),
             train_settings=train_settings,
             device=stylize_settings.device,
         )
+        check_job(job, sum(info.width * info.height for info in refs),
+                  config.max_job_memory_bytes)
+        return job
 
     def _model_ref(ref: str, host: str | None) -> str | Job:
         """A job id, a known style name, or a model folder; 422 naming it otherwise."""
@@ -192,31 +222,38 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: Longest stored upload file name (file systems allow 255 bytes; leave room for the id).
+MAX_NAME = 120
+_RUNNER_DEAD = ("The worker's job runner has stopped, so no job would run; restart the "
+                "worker (the add-on does this on its next run) and see its log.")
 
 
-async def _store_upload(request: Request, uploads_dir: Path, limit: int) -> str:
-    """Stream the body to ``uploads/<id>/<name>``; 413 as soon as it passes ``limit``."""
-    too_big = HTTPException(
-        413, f"Upload is larger than this worker's limit of {limit / 2**20:.2f} MB; "
-        "raise --max-upload-mb or send a smaller file.",
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_big
-    given = unquote(request.headers.get("x-filename", ""))  # clients percent-encode non-ASCII
-    name = _SAFE_NAME.sub("_", Path(given).name).strip("._")
+def upload_name(header: str) -> str:
+    """A safe, bounded file name from ``X-Filename`` (percent-encoded by clients)."""
+    name = _SAFE_NAME.sub("_", Path(unquote(header)).name).strip("._") or "upload.bin"
+    if len(name) > MAX_NAME:
+        _stem, dot, suffix = name.rpartition(".")
+        keep = f".{suffix}" if dot and len(suffix) <= 10 else ""
+        name = name[: MAX_NAME - len(keep)] + keep
+    return name
+
+
+async def _store_upload(request: Request, uploads_dir: Path) -> str:
+    """Stream the body to ``uploads/<id>/<name>`` (the gate enforces size and pace)."""
+    name = upload_name(request.headers.get("x-filename", ""))
     upload_id = new_id()
     partial = uploads_dir / f".{upload_id}.partial"
-    partial.mkdir()
     try:
-        size = 0
-        with (partial / (name or "upload.bin")).open("wb") as handle:
+        partial.mkdir(parents=True)  # the uploads folder may have been deleted under us
+        with (partial / name).open("wb") as handle:
             async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise too_big
                 handle.write(chunk)
         os.replace(partial, uploads_dir / upload_id)
+    except OSError as error:
+        status = 507 if error.errno in (errno.ENOSPC, errno.EDQUOT) else 500
+        raise HTTPException(
+            status, f"The worker cannot store the upload in {uploads_dir}: {error.strerror}.",
+        ) from error
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return upload_id
@@ -255,7 +292,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, error: Exception) -> JSONResponse:
-        traceback.print_exception(error)
+        say("".join(traceback.format_exception(error)))
         return JSONResponse(
             {"detail": f"Internal error in the worker ({type(error).__name__}: {error})."},
             status_code=500,

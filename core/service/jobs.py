@@ -8,7 +8,6 @@ cancel events, so the API answers while a job runs.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 import traceback
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled, RestyleError
+from .log import say
 from .refs import ImageInfo
 
 
@@ -46,6 +46,7 @@ class Job:
     content: list[Path] = field(default_factory=list)
     images: list[ImageInput] = field(default_factory=list)
     model_ref: str | Job | None = None  # name or folder, or the train job whose model to use
+    uploads: frozenset[str] = frozenset()  # upload ids among the inputs (deleted with the job)
     train_settings: Any = None
     device: str = "cpu"  # where the stylize model is loaded
     state: str = "queued"
@@ -58,18 +59,44 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    touched: float = field(default_factory=time.monotonic)  # last sign of life (monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def live(self) -> bool:
+        """Queued or running (its inputs are still needed)."""
+        return self.state in ("queued", "running")
+
     def report(self, fraction: float, phase: str, message: str = "") -> None:
-        """Progress callback for core: never lets the bar go backwards."""
+        """Progress callback for core: never lets the bar go backwards; a sign of life."""
         with self._lock:
             self.progress = max(self.progress, min(1.0, max(0.0, fraction)))
             self.phase, self.message = phase, message
+            self.touched = time.monotonic()
 
-    def finish(self, state: str, message: str) -> None:
-        """Enter a final state (done, failed, cancelled)."""
+    def finish(self, state: str, message: str) -> bool:
+        """Enter a final state (done, failed, cancelled) unless already in one; True if it did."""
         with self._lock:
+            if not self.live:
+                return False
             self._finish(state, message)
+            return True
+
+    def fail_if_stalled(self, timeout_s: float) -> bool:
+        """Fail a running job silent for ``timeout_s`` and ask it to stop; True if it did."""
+        with self._lock:
+            idle = time.monotonic() - self.touched
+            if self.state != "running" or idle < timeout_s:
+                return False
+            self._finish(
+                "failed",
+                f"Job {self.id} made no progress for {idle:.0f} s in phase '{self.phase}' and "
+                f"was stopped (the worker's --stall-timeout-s is {timeout_s:g} s). Check the "
+                "inputs are readable and the worker's disk and device are not stuck, then "
+                "run it again.",
+            )
+        self.cancel.set()
+        return True
 
     def _finish(self, state: str, message: str) -> None:
         self.state, self.message, self.finished = state, message, time.time()
@@ -83,6 +110,7 @@ class Job:
             if self.state != "queued":
                 return False
             self.state, self.phase, self.started = "running", "starting", time.time()
+            self.touched = time.monotonic()
             return True
 
     def request_cancel(self) -> None:
@@ -116,19 +144,35 @@ class Job:
 
 
 class JobQueue:
-    """FIFO of jobs run by one daemon thread with ``run(job)``."""
+    """FIFO of jobs run by one daemon thread with ``run(job)``.
 
-    def __init__(self, run: Callable[[Job], None]) -> None:
+    Nothing a job does can end the runner: every failure, including a log line
+    that cannot be written (disk full), is caught. A job silent for longer than
+    ``stall_timeout_s`` is failed and its thread abandoned to a fresh runner, so
+    the jobs behind it still run; the stuck thread exits when its call returns.
+    """
+
+    def __init__(self, run: Callable[[Job], None], stall_timeout_s: float | None = None) -> None:
         self._run = run
+        self.stall_timeout_s = stall_timeout_s
         self._jobs: dict[str, Job] = {}
         self._pending: queue.Queue[Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self.running: Job | None = None
-        self._thread = threading.Thread(target=self._loop, name="restyle-jobs", daemon=True)
+        self._runner = self._new_runner()
 
     def start(self) -> None:
-        """Start the runner thread."""
-        self._thread.start()
+        """Start the runner thread, and the stall watchdog when a timeout is set."""
+        self._runner.start()
+        if self.stall_timeout_s:
+            period = min(1.0, self.stall_timeout_s / 4)
+            threading.Thread(target=self._watch, args=(period,), name="restyle-stall-watch",
+                             daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        """False if the runner thread has ended (jobs would never run)."""
+        return self._runner.is_alive()
 
     def add(self, job: Job) -> None:
         """Queue a job behind the ones already waiting."""
@@ -146,54 +190,89 @@ class JobQueue:
         with self._lock:
             self._jobs.pop(job_id, None)
 
+    def all(self) -> list[Job]:
+        """Every job this worker knows, in no particular order."""
+        with self._lock:
+            return list(self._jobs.values())
+
     def finished_before(self, cutoff: float) -> list[Job]:
         """Jobs that ended (done, failed, cancelled) before the ``time.time()`` ``cutoff``."""
-        with self._lock:
-            return [job for job in self._jobs.values() if job.finished and job.finished < cutoff]
+        return [job for job in self.all() if job.finished and job.finished < cutoff]
 
     def waiting(self) -> int:
         """How many jobs are queued and not yet started."""
-        with self._lock:
-            return sum(job.state == "queued" for job in self._jobs.values())
+        return sum(job.state == "queued" for job in self.all())
 
     def shutdown(self) -> None:
         """Cancel everything and let the runner thread end."""
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            if job.state in ("queued", "running"):
+        for job in self.all():
+            if job.live:
                 job.request_cancel()
         self._pending.put(None)
 
+    def fail_stalled(self) -> Job | None:
+        """Fail the running job if it is stalled and hand the queue to a new runner."""
+        with self._lock:
+            job = self.running
+            if job is None or not self.stall_timeout_s:
+                return None
+            if not job.fail_if_stalled(self.stall_timeout_s):
+                return None
+            self.running = None
+            self._runner = self._new_runner()
+            self._runner.start()
+        _log(f"job {job.id} failed: {job.message}")
+        return job
+
+    def _new_runner(self) -> threading.Thread:
+        return threading.Thread(target=self._loop, name="restyle-jobs", daemon=True)
+
+    def _watch(self, period: float) -> None:
+        while True:
+            time.sleep(period)
+            self.fail_stalled()
+
+    def _is_runner(self) -> bool:
+        with self._lock:
+            return self._runner is threading.current_thread()
+
     def _loop(self) -> None:
-        """Run queued jobs in order until ``shutdown``."""
-        while (job := self._pending.get()) is not None:
-            if not job.begin():
-                continue
-            self.running = job
-            _log(f"job {job.id} {job.kind} started: {len(job.styles)} style, "
-                 f"{len(job.content)} content, {len(job.images)} image(s)")
+        """Run queued jobs in order until ``shutdown`` or until replaced by a new runner."""
+        while self._is_runner() and (job := self._pending.get()) is not None:
             try:
-                self._run(job)
-                job.finish("done", "Finished.")
-            except Cancelled:
-                job.finish("cancelled", "Cancelled on request; nothing was written.")
-            except RestyleError as error:
-                job.finish("failed", str(error))
-            except Exception as error:  # a bug must fail the job, not the worker
-                traceback.print_exc()
-                job.finish(
-                    "failed",
-                    f"Internal error in the worker ({type(error).__name__}: {error}); "
-                    "see the worker log.",
-                )
-            finally:
+                self._run_one(job)
+            except Exception:  # never reached by design; the runner must outlive any bug
+                _log("runner error:\n" + traceback.format_exc())
+
+    def _run_one(self, job: Job) -> None:
+        if not job.begin():
+            return
+        with self._lock:
+            self.running = job
+        _log(f"job {job.id} {job.kind} started: {len(job.styles)} style, "
+             f"{len(job.content)} content, {len(job.images)} image(s)")
+        state, message = "done", "Finished."
+        try:
+            self._run(job)
+        except Cancelled:
+            state, message = "cancelled", "Cancelled on request; nothing was written."
+        except RestyleError as error:
+            state, message = "failed", str(error)
+        except Exception as error:  # a bug must fail the job, not the worker
+            _log(traceback.format_exc())
+            state, message = "failed", (
+                f"Internal error in the worker ({type(error).__name__}: {error}); "
+                "see the worker log."
+            )
+        job.finish(state, message)  # no-op when the watchdog already failed it
+        with self._lock:
+            if self.running is job:
                 self.running = None
-                snap = job.snapshot()
-                _log(f"job {job.id} {snap['state']} after "
-                     f"{(snap['finished'] or 0) - (snap['started'] or 0):.1f} s: {snap['message']}")
+        snap = job.snapshot()
+        _log(f"job {job.id} {snap['state']} after "
+             f"{(snap['finished'] or 0) - (snap['started'] or 0):.1f} s: {snap['message']}")
 
 
 def _log(line: str) -> None:
-    """One line to the worker log (stderr), so a crash report shows what was running."""
-    print(f"restyle worker: {line}", file=sys.stderr, flush=True)
+    """One line to the worker log, so a crash report shows what was running."""
+    say(f"restyle worker: {line}")

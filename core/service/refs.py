@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..inference.imageio import MAX_PIXELS
+from ..inference.imageio import MAX_PIXELS, PILLOW_FORMATS
 
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -52,12 +52,23 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-class RefResolver:
-    """Resolves refs for one worker: its upload folder and its allowed roots."""
+def is_upload_id(ref: str) -> bool:
+    """True when ``ref`` has the form of an upload id (32 hex digits)."""
+    return bool(_UPLOAD_ID.match(ref))
 
-    def __init__(self, uploads_dir: Path, allowed_roots: list[Path]) -> None:
+
+class RefResolver:
+    """Resolves refs for one worker: its upload folder, allowed roots, and whether paths go.
+
+    ``local_paths=False`` (``serve --no-local-paths``) refuses every path, for a worker
+    behind a same-host proxy where every remote client looks like loopback.
+    """
+
+    def __init__(self, uploads_dir: Path, allowed_roots: list[Path],
+                 local_paths: bool = True) -> None:
         self.uploads_dir = uploads_dir
         self.allowed_roots = [Path(os.path.realpath(root)) for root in allowed_roots]
+        self.local_paths = local_paths
 
     def upload_path(self, upload_id: str) -> Path:
         """The stored file of an upload id; 404 when there is none."""
@@ -69,6 +80,12 @@ class RefResolver:
 
     def local_path(self, ref: str, client_host: str | None) -> Path:
         """Check a local path ref against the client's address and the allowed roots."""
+        if not self.local_paths:
+            raise RefError(
+                403,
+                f"Local path '{ref}' refused: this worker was started with --no-local-paths; "
+                "upload the file with POST /uploads and pass its id.",
+            )
         if not is_loopback(client_host):
             raise RefError(
                 403,
@@ -118,7 +135,7 @@ def probe_image(path: Path, label: str) -> tuple[int, int]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(path) as image:
+                with Image.open(path, formats=PILLOW_FORMATS) as image:
                     width, height = image.size
         except Image.DecompressionBombError as error:
             raise RefError(422, _bomb_message(label, str(error))) from error

@@ -85,12 +85,12 @@ class JobStateReply(BaseModel):
 
 
 class HealthReply(BaseModel):
-    """Reply of ``GET /health`` (the only route that needs no token)."""
+    """Reply of ``GET /health``: ``status`` for anyone, the rest only with the token."""
 
     status: Literal["ok"]
-    version: str
-    device: str
-    torch: str
-    queue: int = Field(description="Jobs waiting (not counting the running one).")
+    version: str | None = None
+    device: str | None = None
+    torch: str | None = None
+    queue: int | None = Field(None, description="Jobs waiting (not counting the running one).")
     running: str | None = Field(None, description="Id of the running job, if any.")
-    max_upload_bytes: int = Field(description="Largest body POST /uploads accepts.")
+    max_upload_bytes: int | None = Field(None, description="Largest body POST /uploads accepts.")

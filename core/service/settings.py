@@ -35,6 +35,16 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 
 
+#: Largest stylize tile core (px a side): memory grows with its square, the result does not.
+MAX_TILE = 2048
+#: Largest channel count of any generator layer, and the most residual blocks.
+MAX_ARCH_WIDTH = 256
+MAX_ARCH_BLOCKS = 16
+#: Generator knobs that count blocks (depth); every other knob is a width.
+DEPTH_KNOBS = ("blocks",)
+#: Largest ``batch * size**2`` of a training step (e.g. batch 4 at 512 px).
+MAX_TRAIN_PIXELS = 4 * 512 * 512
+
 #: Settings that take one of a few words.
 _CHOICES: dict[str, tuple[str, ...]] = {"device": DEVICE_CHOICES, "precision": PRECISION_CHOICES}
 
@@ -65,7 +75,25 @@ def parse_settings(raw: dict[str, Any], default_device: str,
         resolve_device(values["device"])
     except BadInput as error:
         raise SettingsError(str(error)) from None
-    return _build(TrainSettings, values), with_overrides(_build(StylizeSettings, values))
+    train, stylize = _build(TrainSettings, values), with_overrides(_build(StylizeSettings, values))
+    _check_caps(train, stylize)
+    return train, stylize
+
+
+def _check_caps(train: Any, stylize: Any) -> None:
+    """What one job may ask of a shared worker: tile and step size (422 naming the limit)."""
+    if stylize.tile > MAX_TILE:
+        raise SettingsError(
+            f"Setting 'tile' = {stylize.tile} is over this worker's limit of {MAX_TILE} px; "
+            "smaller tiles give the same result with less memory."
+        )
+    pixels = train.batch * train.size * train.size
+    if pixels > MAX_TRAIN_PIXELS:
+        raise SettingsError(
+            f"Settings 'batch' x 'size'^2 = {train.batch} x {train.size}^2 = {pixels:,} pixels "
+            f"per training step is over this worker's limit of {MAX_TRAIN_PIXELS:,}; lower "
+            "'batch' or 'size'."
+        )
 
 
 def with_overrides(stylize_settings: Any, **overrides: Any) -> Any:
@@ -106,8 +134,12 @@ def _check_arch(arch: Any) -> None:
             raise SettingsError(
                 f"Setting 'arch.{name}' is not a generator option; use {', '.join(sorted(knobs))}."
             )
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1024:
-            raise SettingsError(f"Setting 'arch.{name}' = {value!r} must be an integer 1..1024.")
+        high = MAX_ARCH_BLOCKS if name in DEPTH_KNOBS else MAX_ARCH_WIDTH
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+            raise SettingsError(
+                f"Setting 'arch.{name}' = {value!r} must be an integer 1..{high} (this worker's "
+                "limit on generator size)."
+            )
 
 
 def _check_range(name: str, value: Any) -> None:

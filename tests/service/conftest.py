@@ -7,34 +7,19 @@ reads inputs from one allowed folder and keeps its cache in a temp folder.
 from __future__ import annotations
 
 import os
-import struct
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from served import JOB_S, START_S, png_with_size
 
 from addon.worker.client import WorkerClient, find_worker_python
 
 #: Training small enough for a test: a few steps on 32 px crops.
 TINY_TRAIN = {"steps": 3, "size": 32, "batch": 1, "seed": 1, "device": "cpu"}
 UPLOAD_LIMIT_MB = 0.05
-
-
-def _png_with_size(path: Path, width: int, height: int) -> None:
-    """A PNG whose header claims ``width`` x ``height`` but holds a few bytes of data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +33,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Image.fromarray(content.astype(np.uint8)).save(root / "content.png")
     Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(root / "style.png")
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 20)
-    _png_with_size(root / "bomb.png", 100_000, 100_000)
+    png_with_size(root / "bomb.png", 100_000, 100_000)
     outside = tmp_path_factory.mktemp("outside")
     Image.fromarray(content.astype(np.uint8)).save(outside / "secret.png")
     (root / "link.png").symlink_to(outside / "secret.png")
@@ -84,7 +69,7 @@ def make_client(tmp_path_factory: pytest.TempPathFactory, inputs: Path):
 def worker(make_client):
     """One running local worker for the module (stopped at the end)."""
     client = make_client()
-    client.wait_ready(120)
+    client.wait_ready(START_S)
     yield client
     client.stop()
 
@@ -102,7 +87,7 @@ def tiny_model(worker: WorkerClient, inputs: Path) -> str:
         "train", styles=[inputs / "style.png"], content=[inputs / "content.png"],
         settings=TINY_TRAIN,
     )
-    state = worker.wait_job(job_id, timeout=300)
+    state = worker.wait_job(job_id, timeout=JOB_S)
     assert state["state"] == "done", state["message"]
     assert os.path.isdir(state["model"])
     return state["model"]

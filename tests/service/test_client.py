@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from served import START_S
 
 from addon.worker.client import (
     EXTENSION_ROOT,
@@ -48,7 +49,7 @@ def wait_until(condition, timeout: float) -> bool:
 def test_killed_worker_is_reported_then_replaced(make_client, inputs: Path,
                                                  tiny_train: dict) -> None:
     client = make_client()
-    client.wait_ready(120)
+    client.wait_ready(START_S)
     long_job = client.submit("train", styles=[inputs / "style.png"],
                              content=[inputs / "content.png"],
                              settings={**tiny_train, "steps": 100_000})
