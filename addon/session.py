@@ -20,6 +20,8 @@ _client: WorkerClient | None = None
 _client_key: tuple = ()
 _root: Path | None = None
 _atexit_registered = False
+#: A file in the session folder: when it is missing, the folder was deleted under us.
+_MARKER = ".restyle-session"
 
 
 class SetupError(RuntimeError):
@@ -34,12 +36,13 @@ def session_root() -> Path:
     that reads the new folder.
     """
     global _root
-    if _root is not None and not _root.is_dir():
+    if _root is not None and not (_root / _MARKER).is_file():  # gone, maybe remade empty
         _root = None
         if _client is not None and not _client.is_remote:
             drop_client()
     if _root is None:
         _root = Path(tempfile.mkdtemp(prefix="restyle-session-"))
+        (_root / _MARKER).write_bytes(b"")
     return _root
 
 
