@@ -27,6 +27,10 @@ def stylized_scene(test_scene, bpy_module):
     return test_scene
 
 
+def _stylize_finishes(bpy) -> None:
+    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+
+
 def _pixels(image) -> np.ndarray:
     values = np.empty(image.size[0] * image.size[1] * 4, np.float32)
     image.pixels.foreach_get(values)
@@ -78,7 +82,7 @@ def test_images_whose_names_look_alike_keep_their_own_files(clean_scene, bpy_mod
         _textured_plane(bpy, material, image_name, colour, float(x) * 3, tmp_path)
     blend = tmp_path / "names.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+    _stylize_finishes(bpy)
     files = sorted(p.name for p in (tmp_path / "restyle").iterdir())
     assert len(files) == len(COLLIDING), files
     assert "кирпич.png.restyle.png" in files  # readable: Unicode letters are kept
@@ -246,7 +250,7 @@ def test_hung_worker_is_reported_killed_and_replaced(stylized_scene, bpy_module,
     assert session.current_client() is None
 
     bpy.context.scene.restyle.steps_override = 3
-    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+    _stylize_finishes(bpy)
     assert session.current_client().pid != pid
 
 
@@ -254,12 +258,11 @@ def test_deleted_session_folder_gets_a_new_folder_and_worker(stylized_scene, bpy
                                                              restyle_addon):
     bpy = bpy_module
     session = restyle_addon.addon.session
-    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+    _stylize_finishes(bpy)
     old_pid = session.current_client().pid
-    root = session.session_root()
-    shutil.rmtree(root, ignore_errors=True)  # the worker may be deleting a job in it too
+    shutil.rmtree(session.session_root(), ignore_errors=True)  # the worker may be deleting too
     assert bpy.ops.restyle.revert() == {"FINISHED"}
-    assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, bpy.context.scene.restyle.last_report
+    _stylize_finishes(bpy)
     assert session.current_client().pid != old_pid
 
 
