@@ -28,6 +28,7 @@ from .jobs import (
 from .paths import output_folder
 from .preferences import get_prefs
 from .render.content import RenderContent, render_content_steps
+from .worker.background import BackgroundCall
 from .worker.client import (
     STALL_TIMEOUT_S,
     JobStalled,
@@ -47,39 +48,6 @@ NO_ANSWER_S = 60.0
 #: Shown (and checked by the operators' poll) while a run is going.
 BUSY_MESSAGE = "A Restyle run is already going: cancel it or wait"
 REVERT_BUSY_MESSAGE = "A Restyle run is going: cancel it or wait for it before reverting"
-
-
-class _Call:
-    """One worker request on a daemon thread: ``step()`` looks at it but never waits.
-
-    A stopped or hung worker then holds up only this thread, never Blender's UI.
-    """
-
-    def __init__(self, what: str, fn, *args) -> None:
-        self.what = what
-        self._fn, self._args = fn, args
-        self._done = threading.Event()
-        self._result = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._run, name=f"restyle-{what}", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self._fn(*self._args)
-        except BaseException as exc:  # handed to the UI thread by result()
-            self._error = exc
-        finally:
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def result(self):
-        """The call's return value; re-raises its exception in the caller's thread."""
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 class _Hung(WorkerError):
@@ -119,7 +87,7 @@ class RestyleRun:
         self.out_dir = output_folder(self.prefs.output_dir, bpy.data.filepath, bpy.path.abspath)
         self.job_dir = session.new_job_dir()
         self._preparing = self._prepare(context.scene, list(objects))
-        self._call: _Call | None = None
+        self._call: BackgroundCall | None = None
         self._silent_since: float | None = None  # when the worker last left us waiting
         self._watch = ProgressWatch(None)
         self._set_ui(state="STARTING", progress=0.0, phase="Preparing", eta=-1.0)
@@ -226,7 +194,7 @@ class RestyleRun:
         """Start the run's next worker request (on a thread); the wait for it starts now."""
         if self._silent_since is None:
             self._silent_since = time.monotonic()
-        self._call = _Call(what, fn, *args)
+        self._call = BackgroundCall(what, fn, *args)
 
     def _collect(self) -> None:
         """Handle the pending request if it has answered; notice a worker that does not."""
@@ -302,7 +270,7 @@ class RestyleRun:
     def _forget_job(self) -> None:
         """Results are in (or the job is over): free the worker's disk, without waiting."""
         if self.client is not None and self.job_id is not None:
-            _Call("delete", self.client.delete, self.job_id)
+            BackgroundCall("delete", self.client.delete, self.job_id)
 
     # ----------------------------------------------------------------- ending
     def request_cancel(self) -> None:
@@ -314,7 +282,7 @@ class RestyleRun:
         if self._preparing is not None:
             self._preparing.close()
         if self.job_id is not None and self.client is not None:
-            _Call("cancel", self.client.cancel, self.job_id)
+            BackgroundCall("cancel", self.client.cancel, self.job_id)
         self._finish(CANCELLED)
 
     def _finish(self, state: str) -> str:
