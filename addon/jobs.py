@@ -9,14 +9,16 @@ render part adds scene renders (``extra_content``) and stroke scales (``image_sc
 
 from __future__ import annotations
 
-import re
+import contextlib
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
 
 from .discovery import TextureUse
+from .names import file_stem
 from .paths import shipped_styles, style_painting
 from .properties import EFFORT
 
@@ -35,10 +37,25 @@ class ExportedTexture:
     size: tuple[int, int]  # the original's size, which the stylized image keeps
 
 
-def safe_stem(name: str) -> str:
-    """A file-system-safe stem for an image name (names may hold / : * and the like)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
-    return stem[:80]
+class TempWriteError(OSError):
+    """A run's input could not be written into its temp folder (disk full, I/O error).
+
+    Unlike an unreadable texture, which is skipped, this fails the run: every other
+    texture would hit the same wall, and "nothing to restyle" would hide the cause.
+    """
+
+
+@contextlib.contextmanager
+def _writing(image: bpy.types.Image, dest: Path) -> Iterator[None]:
+    """Turn any failure inside the block into a ``TempWriteError`` naming the cause."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip()
+        raise TempWriteError(
+            f"Could not write '{image.name}' into the temp folder {dest.parent} ({reason}); "
+            "free some disk space there (or point TMPDIR at a bigger disk) and run again"
+        ) from exc
 
 
 def export_image(image: bpy.types.Image, dest_dir: Path, stem: str, max_size: int) -> Path:
@@ -46,7 +63,8 @@ def export_image(image: bpy.types.Image, dest_dir: Path, stem: str, max_size: in
 
     Files and packed bytes are copied as they are (bit depth kept); generated, edited
     or larger-than-``max_size`` images go through a temporary copy saved as PNG, so
-    the original datablock is never modified.
+    the original datablock is never modified. A source that cannot be read raises
+    ``RuntimeError``/``OSError``; a copy that cannot be written, ``TempWriteError``.
     """
     width, height = image.size[:]
     if width == 0 or height == 0:
@@ -56,14 +74,17 @@ def export_image(image: bpy.types.Image, dest_dir: Path, stem: str, max_size: in
         if image.packed_file is not None:
             ext = _FORMAT_EXT.get(image.file_format, "")
             if ext:
+                data = bytes(image.packed_file.data)
                 dest = dest_dir / f"{stem}{ext}"
-                dest.write_bytes(bytes(image.packed_file.data))
+                with _writing(image, dest):
+                    dest.write_bytes(data)
                 return dest
         else:
             src = Path(bpy.path.abspath(image.filepath, library=image.library))
             if src.suffix.lower() in _DIRECT_EXTS:
                 dest = dest_dir / f"{stem}{src.suffix.lower()}"
-                shutil.copyfile(src, dest)
+                with src.open("rb") as source, _writing(image, dest), dest.open("wb") as out:
+                    shutil.copyfileobj(source, out)
                 return dest
     dest = dest_dir / f"{stem}.png"
     temp = image.copy()
@@ -73,7 +94,8 @@ def export_image(image: bpy.types.Image, dest_dir: Path, stem: str, max_size: in
             temp.scale(max(1, round(width * factor)), max(1, round(height * factor)))
         temp.filepath_raw = str(dest)
         temp.file_format = "PNG"
-        temp.save()
+        with _writing(image, dest):
+            temp.save()
     finally:
         bpy.data.images.remove(temp)
     return dest
@@ -81,15 +103,20 @@ def export_image(image: bpy.types.Image, dest_dir: Path, stem: str, max_size: in
 
 def export_textures(textures: list[TextureUse], job_dir: Path, max_size: int,
                     skipped: dict[str, str]) -> list[ExportedTexture]:
-    """Export every texture into ``job_dir/textures``; failures go to ``skipped``."""
+    """Export every texture into ``job_dir/textures``; unreadable ones go to ``skipped``.
+
+    A texture that cannot be *written* raises ``TempWriteError`` (the run fails).
+    """
     folder = job_dir / "textures"
     folder.mkdir(parents=True, exist_ok=True)
     exported = []
     for index, use in enumerate(textures):
         try:
             size = tuple(use.image.size[:])
-            path = export_image(use.image, folder, f"{index:03d}_{safe_stem(use.image.name)}",
+            path = export_image(use.image, folder, f"{index:03d}_{file_stem(use.image.name)}",
                                 max_size)
+        except TempWriteError:
+            raise
         except (RuntimeError, OSError) as exc:
             skipped[use.image.name] = f"could not be read ({exc})"
             continue
@@ -114,7 +141,7 @@ def export_style_images(settings, job_dir: Path) -> list[Path]:
     paths = []
     for index, item in enumerate(settings.style_images):
         if item.image is not None:
-            stem = f"{index:02d}_{safe_stem(item.image.name)}"
+            stem = f"{index:02d}_{file_stem(item.image.name)}"
             paths.append(export_image(item.image, folder, stem, 1024))
     if not paths:
         raise RuntimeError("No style image chosen: add one in the Restyle panel "

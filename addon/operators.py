@@ -42,7 +42,10 @@ class _StylizeBase:
 
     @classmethod
     def poll(cls, context) -> bool:
-        return context.scene is not None and context.scene.name not in runner.ACTIVE
+        if context.scene is not None and context.scene.name in runner.ACTIVE:
+            cls.poll_message_set(runner.BUSY_MESSAGE)  # the tooltip, and the script's error
+            return False
+        return context.scene is not None
 
     def objects(self, context) -> list:
         raise NotImplementedError
@@ -111,6 +114,13 @@ class RESTYLE_OT_revert(bpy.types.Operator):
     bl_idname = "restyle.revert"
     bl_label = "Revert"
     bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        if runner.ACTIVE:  # its write-back would undo the revert
+            cls.poll_message_set(runner.REVERT_BUSY_MESSAGE)
+            return False
+        return True
 
     scope: bpy.props.EnumProperty(
         name="Scope",

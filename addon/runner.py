@@ -27,18 +27,40 @@ from .jobs import (
 )
 from .paths import output_folder
 from .preferences import get_prefs
-from .render.content import prepare_render_content
-from .worker.client import WorkerDied, WorkerError
+from .render.content import RenderContent, render_content_steps
+from .worker.background import BackgroundCall
+from .worker.client import (
+    STALL_TIMEOUT_S,
+    JobStalled,
+    ProgressWatch,
+    WorkerDied,
+    WorkerError,
+    WorkerTimeout,
+)
 from .writeback import apply_results, showing_originals
 
 #: Runs in progress, by scene name (one per scene); the cancel operator looks here.
 ACTIVE: dict[str, RestyleRun] = {}
 
 RUNNING, DONE, FAILED, CANCELLED = "RUNNING", "DONE", "FAILED", "CANCELLED"
+#: A worker that has not answered any request for this long is taken as hung (seconds).
+NO_ANSWER_S = 60.0
+#: Shown (and checked by the operators' poll) while a run is going.
+BUSY_MESSAGE = "A Restyle run is already going: cancel it or wait"
+REVERT_BUSY_MESSAGE = "A Restyle run is going: cancel it or wait for it before reverting"
+
+
+class _Hung(WorkerError):
+    """The worker stopped answering, or its job stopped moving: it gets replaced."""
 
 
 class RestyleRun:
-    """Discovers and exports at creation; ``step()`` then starts, polls and finishes."""
+    """One run. Creating it only discovers textures; ``step()`` does the rest bit by bit.
+
+    Steps: export the textures and style images, render one view per step (training
+    renders, texel-density passes), start the worker, submit, poll, fetch, write back.
+    No step waits on the network: requests run on a thread and a later step reads them.
+    """
 
     def __init__(self, context, objects, label: str) -> None:
         self.scene_name = context.scene.name
@@ -54,37 +76,56 @@ class RestyleRun:
         self.state = RUNNING
         self.error = ""
         self.job_id: str | None = None
-        self.client = None  # the worker this run talks to, from its first step on
+        self.client = None  # the worker this run talks to, once preparation is over
         self.job: dict = {}
         self.stylized: list[str] = []
+        self.textures: list[ExportedTexture] = []
+        self.renders = RenderContent()
+        self.body: dict | None = None  # the job body, once preparation is over
+        self.no_answer_s = NO_ANSWER_S
+        self.no_progress_s = STALL_TIMEOUT_S
         self.out_dir = output_folder(self.prefs.output_dir, bpy.data.filepath, bpy.path.abspath)
         self.job_dir = session.new_job_dir()
-        try:
-            self.textures: list[ExportedTexture] = export_textures(
-                self.discovery.textures, self.job_dir, settings.max_size, self.skipped)
-            training = needs_training(settings) and bool(self.textures)
-            style_paths = export_style_images(settings, self.job_dir) if training else None
-            content = self._training_content(context, settings) if training else None
-            with showing_originals():  # a re-run learns from the originals, not the last look
-                self.renders = prepare_render_content(
-                    context.scene, objects, [t.use.image.name for t in self.textures],
-                    self.job_dir, training)
-            self.body = build_restyle_job(context, self.textures, settings,
-                                          extra_content=self.renders.renders,
-                                          image_scales=self.renders.scales,
-                                          style_paths=style_paths, content=content)
-        except Exception:
-            self._cleanup()
-            raise
-        self._set_ui(state="STARTING", progress=0.0, phase="Starting the worker", eta=-1.0)
+        self._preparing = self._prepare(context.scene, list(objects))
+        self._call: BackgroundCall | None = None
+        self._silent_since: float | None = None  # when the worker last left us waiting
+        self._watch = ProgressWatch(None)
+        self._set_ui(state="STARTING", progress=0.0, phase="Preparing", eta=-1.0)
 
-    def _training_content(self, context, settings) -> list[Path]:
+    # ----------------------------------------------------------------- preparing
+    def _prepare(self, scene, objects):
+        """Exports, then one render per ``next()``; sets ``self.body`` at the end."""
+        settings = scene.restyle
+        self.textures = export_textures(self.discovery.textures, self.job_dir,
+                                        settings.max_size, self.skipped)
+        if not self.textures:
+            return
+        training = needs_training(settings)
+        style_paths = export_style_images(settings, self.job_dir) if training else None
+        content = self._training_content(scene, settings) if training else None
+        yield "Exported the textures"
+        renders = render_content_steps(scene, objects, [t.use.image.name for t in
+                                                        self.textures], self.job_dir, training)
+        while True:
+            with showing_originals():  # a re-run learns from the originals, not the last look
+                try:
+                    phase = next(renders)
+                except StopIteration as stop:
+                    self.renders = stop.value
+                    break
+            yield phase
+        self.body = build_restyle_job(bpy.context, self.textures, settings,
+                                      extra_content=self.renders.renders,
+                                      image_scales=self.renders.scales,
+                                      style_paths=style_paths, content=content)
+
+    def _training_content(self, scene, settings) -> list[Path]:
         """Every colour texture of the scene, in scene order, as training content.
 
         So "Stylize Selected" and "Stylize Scene" train the same model (one consistent
         look) and the worker's cache, keyed by the content bytes, serves both.
         """
-        scene_uses = discover(objects_materials(context.scene.objects)).textures
+        scene_uses = discover(objects_materials(scene.objects)).textures
         exported = {tex.use.name: tex.path for tex in self.textures}
         others = [use for use in scene_uses if use.name not in exported]
         for tex in export_textures(others, self.job_dir / "content", settings.max_size, {}):
@@ -93,71 +134,156 @@ class RestyleRun:
 
     # ----------------------------------------------------------------- stepping
     def step(self) -> str:
-        """Advance by at most one short request; returns RUNNING until the run is over."""
+        """Advance by one short piece of work; returns RUNNING until the run is over.
+
+        At most one render, one file export pass or one write-back; worker requests run
+        on a thread, so a hung worker never holds the caller up.
+        """
         if self.state != RUNNING:
             return self.state
-        if not self.textures:
-            return self._finish(DONE)
         try:
             self._advance()
+        except _Hung as exc:
+            remote = self.client is not None and self.client.is_remote
+            session.drop_client(self.client, kill=not remote)
+            self.error = (f"{exc} Nothing was changed; " + (
+                "check the server." if remote else
+                "the worker was stopped and the next run starts a new one."))
+            return self._finish(FAILED)
         except WorkerDied as exc:
             session.drop_client(self.client)
             self.error = f"The stylizer worker stopped unexpectedly; nothing was changed. {exc}"
             return self._finish(FAILED)
-        except (WorkerError, session.SetupError, OSError, RuntimeError) as exc:
-            self.error = str(exc)
+        except Exception as exc:  # files, images, renders, the worker: all are reported
+            self.error = str(exc) or type(exc).__name__
             return self._finish(FAILED)
         return self.state
 
     def _advance(self) -> None:
         if self.cancel_event.is_set():
-            if self.job_id is not None and self.client is not None:
-                with contextlib.suppress(WorkerError):  # a dead worker has stopped anyway
-                    self.client.cancel(self.job_id)
-            self._finish(CANCELLED)
+            self._cancel()
+            return
+        if self._preparing is not None:
+            phase = next(self._preparing, None)
+            if phase is not None:
+                self._set_ui(phase=phase)
+                return
+            self._preparing = None
+            if self.body is None:  # nothing could be exported: nothing to do
+                self._finish(DONE)
+            return
+        if self._call is not None:
+            self._collect()
             return
         if self.client is None:
             self.client = session.get_client(self.prefs)
-        client = self.client
-        if not client.poll():
-            return  # still starting
+        try:
+            if not self.client.poll():
+                return  # still starting
+        except WorkerDied:
+            raise
+        except WorkerError as exc:  # it never came up: replace it next run
+            raise _Hung(str(exc)) from None
         if self.job_id is None:
-            self.job_id = client.submit(**_with_refs(client, self.body))
-            self._set_ui(state="RUNNING", phase="Queued")
-            return
-        self.job = client.job(self.job_id)
-        state = self.job["state"]
-        self._set_ui(progress=float(self.job.get("progress") or 0.0),
-                     phase=self.job.get("phase") or state,
-                     eta=-1.0 if self.job.get("eta_s") is None else float(self.job["eta_s"]))
-        if state == "done":
-            self._write_back(client)
-            self._finish(DONE)
-        elif state in {"failed", "cancelled"}:
-            self.error = self.job.get("message") or f"The job was {state}"
-            self._finish(FAILED if state == "failed" else CANCELLED)
-        if state in {"done", "failed", "cancelled"}:
-            with contextlib.suppress(WorkerError):  # results are fetched; free the worker's disk
-                client.delete(self.job_id)
+            self._request("submit", self._submit, self.client)
+            self._set_ui(state="RUNNING", phase="Sending the job")
+        else:
+            self._request("job", self.client.job, self.job_id)
 
-    def _write_back(self, client) -> None:
-        """Fetch every result first, then switch the materials (all or nothing)."""
-        results = self.job.get("results") or []
-        if len(results) != len(self.textures):
-            raise WorkerError(f"The worker returned {len(results)} results for "
-                              f"{len(self.textures)} textures")
+    def _request(self, what: str, fn, *args) -> None:
+        """Start the run's next worker request (on a thread); the wait for it starts now."""
+        if self._silent_since is None:
+            self._silent_since = time.monotonic()
+        self._call = BackgroundCall(what, fn, *args)
+
+    def _collect(self) -> None:
+        """Handle the pending request if it has answered; notice a worker that does not."""
+        call = self._call
+        silent = time.monotonic() - self._silent_since
+        hung = f"The Restyle worker did not answer for {silent:.0f} s."
+        if not call.done:
+            if silent > self.no_answer_s:
+                raise _Hung(hung)
+            return
+        self._call = None
+        try:
+            answer = call.result()
+        except WorkerTimeout as exc:
+            if call.what != "job":  # a repeated submit could queue the job twice
+                raise _Hung(str(exc)) from None
+            if silent > self.no_answer_s:
+                raise _Hung(hung) from None
+            return  # slow, not yet hung: ask again next step
+        self._silent_since = None
+        if call.what == "submit":
+            self.job_id = answer
+            self._watch = ProgressWatch(self.no_progress_s)
+            self._set_ui(phase="Queued")
+        elif call.what == "job":
+            self._on_job(answer)
+        elif call.what == "fetch":
+            self.stylized = apply_results(answer, self.out_dir)
+            self._finish(DONE)
+            self._forget_job()
+
+    def _submit(self, client) -> str:
+        """Upload if remote, then queue the job (on the request thread)."""
+        job_id = client.submit(**_with_refs(client, self.body))
+        if self.cancel_event.is_set():  # cancelled while this was on its way
+            with contextlib.suppress(WorkerError):
+                client.cancel(job_id)
+        return job_id
+
+    def _on_job(self, job: dict) -> None:
+        self.job = job
+        state = job["state"]
+        self._set_ui(progress=float(job.get("progress") or 0.0),
+                     phase=job.get("phase") or state,
+                     eta=-1.0 if job.get("eta_s") is None else float(job["eta_s"]))
+        if state == "done":
+            results = job.get("results") or []
+            if len(results) != len(self.textures):
+                raise WorkerError(f"The worker returned {len(results)} results for "
+                                  f"{len(self.textures)} textures")
+            self._set_ui(phase="Fetching the results")
+            self._request("fetch", self._fetch, self.client, results)
+        elif state in {"failed", "cancelled"}:
+            self.error = job.get("message") or f"The job was {state}"
+            self._finish(FAILED if state == "failed" else CANCELLED)
+            self._forget_job()
+        else:
+            try:
+                self._watch.seen(job)
+            except JobStalled as exc:
+                raise _Hung(str(exc)) from None
+
+    def _fetch(self, client, results: list[dict]) -> list:
+        """Copy or download every result into the run's folder (on the request thread)."""
         folder = self.job_dir / "results"
         folder.mkdir(exist_ok=True)
         items = []
         for index, (tex, result) in enumerate(zip(self.textures, results, strict=True)):
             dest = folder / f"{index:03d}_{Path(result['name']).name}"
             items.append((tex.use, client.fetch_result(self.job_id, result, dest), tex.size))
-        self.stylized = apply_results(items, self.out_dir)
+        return items
+
+    def _forget_job(self) -> None:
+        """Results are in (or the job is over): free the worker's disk, without waiting."""
+        if self.client is not None and self.job_id is not None:
+            BackgroundCall("delete", self.client.delete, self.job_id)
 
     # ----------------------------------------------------------------- ending
     def request_cancel(self) -> None:
         """Ask the run to stop (thread-safe: Esc, the Cancel button, or a test thread)."""
         self.cancel_event.set()
+
+    def _cancel(self) -> None:
+        """Stop now: tell the worker without waiting for it (it may be the one hanging)."""
+        if self._preparing is not None:
+            self._preparing.close()
+        if self.job_id is not None and self.client is not None:
+            BackgroundCall("cancel", self.client.cancel, self.job_id)
+        self._finish(CANCELLED)
 
     def _finish(self, state: str) -> str:
         self.state = state
@@ -172,6 +298,9 @@ class RestyleRun:
         return state
 
     def _cleanup(self) -> None:
+        if self._preparing is not None:
+            self._preparing.close()
+            self._preparing = None
         if ACTIVE.get(self.scene_name) is self:
             del ACTIVE[self.scene_name]
         shutil.rmtree(self.job_dir, ignore_errors=True)

@@ -20,6 +20,8 @@ _client: WorkerClient | None = None
 _client_key: tuple = ()
 _root: Path | None = None
 _atexit_registered = False
+#: A file in the session folder: when it is missing, the folder was deleted under us.
+_MARKER = ".restyle-session"
 
 
 class SetupError(RuntimeError):
@@ -27,10 +29,20 @@ class SetupError(RuntimeError):
 
 
 def session_root() -> Path:
-    """This session's temp folder: the worker's jobs folder and the runs' input folders."""
+    """This session's temp folder: the worker's jobs folder and the runs' input folders.
+
+    If something deleted it (a temp cleaner, by hand), a new one is made and the local
+    worker, which may only read the old folder, is stopped so the next run starts one
+    that reads the new folder.
+    """
     global _root
-    if _root is None or not _root.is_dir():
+    if _root is not None and not (_root / _MARKER).is_file():  # gone, maybe remade empty
+        _root = None
+        if _client is not None and not _client.is_remote:
+            drop_client()
+    if _root is None:
         _root = Path(tempfile.mkdtemp(prefix="restyle-session-"))
+        (_root / _MARKER).write_bytes(b"")
     return _root
 
 
@@ -92,15 +104,19 @@ def current_client() -> WorkerClient | None:
     return _client
 
 
-def drop_client(only: WorkerClient | None = None) -> None:
-    """Forget (and stop) the client, or only ``only`` if that is still the current one."""
+def drop_client(only: WorkerClient | None = None, kill: bool = False) -> None:
+    """Forget (and stop) the client, or only ``only`` if that is still the current one.
+
+    ``kill``: the worker no longer answers, so it is killed at once instead of being
+    asked to exit (which a hung process would never do).
+    """
     global _client
     if only is not None and only is not _client:
         return
     client, _client = _client, None
     if client is not None:
         with contextlib.suppress(Exception):  # the worker may already be gone
-            client.stop()
+            client.kill() if kill else client.stop()
 
 
 def shutdown() -> None:

@@ -9,19 +9,19 @@ a fake user so it survives save/reload while no node uses it. Both survive savin
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import bpy
 
 from .discovery import TextureUse, is_stylized, objects_materials, stylized_name
-from .jobs import safe_stem
 from .keptpng import save_kept
+from .names import file_stem
+from .paths import STYLIZED_SUFFIX
 
 _FAKE_USER_FLAG = "restyle_fake_user"
-
-
-def _stylized_file_name(original: bpy.types.Image, result: Path) -> str:
-    return f"{safe_stem(original.name)}.restyle{result.suffix.lower() or '.png'}"
+#: Where a packed stylized image would be unpacked to (its ``filepath_raw`` folder).
+_PACKED_FOLDER = "//restyle"
 
 
 def load_stylized(use: TextureUse, result: Path, size: tuple[int, int]) -> bpy.types.Image:
@@ -40,33 +40,63 @@ def load_stylized(use: TextureUse, result: Path, size: tuple[int, int]) -> bpy.t
     return new
 
 
-def switch_to(use: TextureUse, new: bpy.types.Image, result: Path, out_dir: Path | None) -> None:
-    """Store ``new`` (file in ``out_dir``, or packed) and point the texture's nodes at it.
+def _folder_key(path: str) -> str:
+    """A comparable form of the folder of a datablock path (``//`` resolved)."""
+    return os.path.normcase(os.path.normpath(bpy.path.abspath(os.path.dirname(path))))
 
-    The previous run's stylized datablock of the same original is replaced, not stacked;
-    its file of the same name is overwritten.
+
+def _previous(original: bpy.types.Image) -> bpy.types.Image | None:
+    """The last run's stylized datablock of ``original`` (replaced, so its name is free)."""
+    previous = bpy.data.images.get(stylized_name(original))
+    return previous if previous is not None and previous.get("restyle_original") == original \
+        else None
+
+
+def _file_names(items, loaded, folder: str) -> list[str]:
+    """One file name per result, unique in ``folder`` (ignoring case) and stable per image.
+
+    Names already used there by other datablocks are taken; the previous stylized image
+    of the same original is being replaced, so its name is free again.
     """
-    original = use.live_image()
-    file_name = _stylized_file_name(original, result)
-    if out_dir is None:
-        save_kept(result, result)  # the worker wrote it fast; pack it compressed as ever
-        new.pack()
-        new.filepath_raw = f"//restyle/{file_name}"  # where Unpack would put it
+    replaced = {_previous(use.live_image()) for use, _result, _size in items}
+    key = _folder_key(folder + "/x")
+    taken = {Path(image.filepath_raw).name.casefold() for image in bpy.data.images
+             if image not in replaced and image not in loaded and image.filepath_raw
+             and _folder_key(image.filepath_raw) == key}
+    names = []
+    for (use, result, _size) in items:
+        suffix = f"{STYLIZED_SUFFIX}{result.suffix.lower() or '.png'}"
+        names.append(file_stem(use.live_image().name, taken, suffix) + suffix)
+    return names
+
+
+def _store(new: bpy.types.Image, result: Path, dest: Path) -> Path:
+    """Write ``new`` next to ``dest`` under a temporary name; returns that name.
+
+    Files are only renamed into place once every result is written.
+    """
+    if dest.exists() and not dest.is_file():
+        raise RuntimeError(f"Cannot write the stylized texture '{dest}': something that is "
+                           "not a file has that name; move it away or choose another "
+                           "Output Folder in the preferences")
+    partial = dest.with_name(dest.name + ".partial")
+    if new.is_dirty:  # scaled back to the original's size
+        new.filepath_raw = str(partial)
+        new.save()
     else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        dest = out_dir / file_name
-        if new.is_dirty:  # scaled back to the original's size
-            new.filepath_raw = str(dest)
-            new.save()
-        else:
-            save_kept(result, dest)
-        new.filepath_raw = bpy.path.relpath(str(dest)) if bpy.data.filepath else str(dest)
+        save_kept(result, partial)  # the worker wrote it fast; keep it compressed as ever
+    return partial
+
+
+def _switch(use: TextureUse, new: bpy.types.Image) -> None:
+    """Point the texture's nodes at ``new``; the previous run's datablock is replaced."""
+    original = use.live_image()
     new["restyle_original"] = original
     if not original.use_fake_user:
         original.use_fake_user = True
         original[_FAKE_USER_FLAG] = True
-    previous = bpy.data.images.get(stylized_name(original))
-    if previous is not None and previous.get("restyle_original") == original:
+    previous = _previous(original)
+    if previous is not None:
         previous.user_remap(new)
         bpy.data.images.remove(previous)
     for ref in use.nodes:
@@ -78,20 +108,40 @@ def switch_to(use: TextureUse, new: bpy.types.Image, result: Path, out_dir: Path
 
 def apply_results(items: list[tuple[TextureUse, Path, tuple[int, int]]],
                   out_dir: Path | None) -> list[str]:
-    """Write back every result, all or nothing: load them all first, then switch.
+    """Write back every result, all or nothing: load all, write all, then switch.
 
-    Returns the names of the originals now shown stylized.
+    Files go to ``out_dir`` (or are packed when it is None). Any failure before the
+    switch removes every datablock and file this call made and leaves the materials as
+    they were. Returns the names of the originals now shown stylized.
     """
     loaded: list[bpy.types.Image] = []
+    written: list[tuple[Path, Path]] = []  # (partial, final)
     try:
         for use, result, size in items:
             loaded.append(load_stylized(use, result, size))
+        folder = _PACKED_FOLDER if out_dir is None else str(out_dir)
+        names = _file_names(items, loaded, folder)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for (_use, result, _size), new, name in zip(items, loaded, names, strict=True):
+            if out_dir is None:
+                save_kept(result, result)  # the worker wrote it fast; pack it compressed
+                new.pack()
+                new.filepath_raw = f"{_PACKED_FOLDER}/{name}"  # where Unpack would put it
+            else:
+                written.append((_store(new, result, out_dir / name), out_dir / name))
+        for partial, final in written:
+            os.replace(partial, final)
     except Exception:
+        for partial, _final in written:
+            partial.unlink(missing_ok=True)
         for image in loaded:
             bpy.data.images.remove(image)
         raise
-    for (use, result, _size), new in zip(items, loaded, strict=True):
-        switch_to(use, new, result, out_dir)
+    for new, (_partial, final) in zip(loaded, written, strict=False):
+        new.filepath_raw = bpy.path.relpath(str(final)) if bpy.data.filepath else str(final)
+    for (use, _result, _size), new in zip(items, loaded, strict=True):
+        _switch(use, new)
     return [use.name for use, _result, _size in items]
 
 

@@ -11,7 +11,6 @@ name, which lets the report map file textures back to the scene's images.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..names import file_stem
 from .files import image_mime
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -160,12 +160,12 @@ def _uses_alpha(work: bpy.types.Image) -> bool:
     return work.depth in ALPHA_DEPTHS and bool(np.any(_pixels(work)[3::4] < 0.999))
 
 
-def _safe_stem(name: str) -> str:
-    return re.sub(r"[^\w.\- ]", "_", name).strip() or "texture"
+def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path,
+             taken: set[str]) -> TextureCopy:
+    """Write the export version of ``image`` into ``workdir/index/`` and describe it.
 
-
-def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path) -> TextureCopy:
-    """Write the export version of ``image`` into ``workdir/index/`` and describe it."""
+    ``taken``: the file names already chosen in this export (each texture gets its own).
+    """
     width, height = image.size
     size = fit_size(width, height, budget.max_size, budget.power_of_two)
     fmt, notes = budget.image_format, []
@@ -181,7 +181,8 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path) 
                 notes.append("has transparency, kept as PNG (JPEG has no alpha)")
         folder = workdir / str(index)
         folder.mkdir(parents=True)
-        dest = folder / (_safe_stem(image.name) + FORMAT_EXT[fmt])
+        ext = FORMAT_EXT[fmt]
+        dest = folder / (file_stem(image.name, taken, ext) + ext)
         original = _source_bytes(image)
         reencode = not (original and MIME_FORMAT.get(image_mime(original)) == fmt
                         and size == (width, height))
@@ -218,6 +219,7 @@ def budget_textures(materials, budget: Budget, workdir: Path,
     swaps: list[tuple[bpy.types.Node, bpy.types.Image]] = []
     copies: dict[str, TextureCopy] = {}
     problems: set[str] = set()
+    taken: set[str] = set()
     try:
         for mat, node in list(image_nodes(materials)):
             image = node.image
@@ -233,7 +235,7 @@ def budget_textures(materials, budget: Budget, workdir: Path,
                     warnings.append(f"Texture '{image.name}' (material '{mat.name}') {problem}; "
                                     "it is left out of the export")
                     continue
-                copies[image.name] = _prepare(image, len(copies), budget, workdir)
+                copies[image.name] = _prepare(image, len(copies), budget, workdir, taken)
             if image.name in copies:
                 swaps.append((node, image))
                 node.image = bpy.data.images[copies[image.name].copy_name]

@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 from bpy.props import IntProperty, StringProperty
 
+from ..worker.background import BackgroundCall
 from .views import camera_view, render_views, viewport_view
 
 PREVIEW_IMAGE = "Restyle Preview"
@@ -40,7 +41,7 @@ def current_model(scene: bpy.types.Scene) -> str:
 
 
 class PreviewRun:
-    """One preview: renders at creation, then ``step()`` submits, polls and finishes."""
+    """One preview: renders at creation, then ``step()`` submits, polls and fetches."""
 
     def __init__(self, context: bpy.types.Context, size: int, model: str) -> None:
         from ..preferences import get_prefs
@@ -56,6 +57,7 @@ class PreviewRun:
         self.job_id: str | None = None
         self.image: bpy.types.Image | None = None
         self.error = ""
+        self._call: BackgroundCall | None = None
         view = viewport_view(context) or camera_view(scene)
         self.job_dir = new_job_dir()
         (self.render,) = render_views(scene, [view], self.job_dir,
@@ -63,33 +65,49 @@ class PreviewRun:
                                       settings.samples, prefix="preview")
 
     def step(self) -> bool:
-        """One short request; True while the preview is still on its way."""
+        """Look at the pending request or start the next one; True while still on its way.
+
+        Requests run on a thread (``BackgroundCall``): a hung worker never holds the UI.
+        """
         from ..session import get_client
 
         client = get_client(self.prefs)
+        call = self._call
+        if call is not None:
+            if not call.done:
+                return True
+            self._call = None
+            answer = call.result()
+            if call.what == "submit":
+                self.job_id = answer
+            elif call.what == "fetch":
+                self.image = show_result(answer, self.render)
+                return False
+            elif answer["state"] == "done":
+                self._call = BackgroundCall("fetch", client.fetch_result, self.job_id,
+                                            answer["results"][0], self.job_dir)
+            elif answer["state"] in _TERMINAL:
+                self.error = f"Preview {answer['state']}: {answer.get('message') or 'no message'}"
+                return False
+            return True
         if not client.poll():
             return True  # the worker is still starting
         if self.job_id is None:
-            self.job_id = client.submit("stylize", model=self.model,
-                                        images=[client.ref(self.render)],
-                                        settings=self.settings)
-            return True
-        state = client.job(self.job_id)
-        if state["state"] not in _TERMINAL:
-            return True
-        if state["state"] != "done":
-            self.error = f"Preview {state['state']}: {state.get('message') or 'no message'}"
-            return False
-        result = client.fetch_result(self.job_id, state["results"][0], self.job_dir)
-        self.image = show_result(result, self.render)
-        return False
+            self._call = BackgroundCall("submit", self._submit, client)
+        else:
+            self._call = BackgroundCall("job", client.job, self.job_id)
+        return True
+
+    def _submit(self, client) -> str:
+        return client.submit("stylize", model=self.model, images=[client.ref(self.render)],
+                             settings=self.settings)
 
     def cancel(self) -> None:
-        """Stop the worker's job (Esc)."""
+        """Stop the worker's job (Esc), without waiting for the worker to answer."""
         from ..session import get_client
 
         if self.job_id is not None:
-            get_client(self.prefs).cancel(self.job_id)
+            BackgroundCall("cancel", get_client(self.prefs).cancel, self.job_id)
 
 
 def show_result(path: Path, render: Path) -> bpy.types.Image:

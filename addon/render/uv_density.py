@@ -119,48 +119,65 @@ def _read_passes(path: Path) -> dict[str, np.ndarray]:
     return {key: raw[name] for key, name in names.items()}
 
 
-def estimate_densities(scene: bpy.types.Scene, views: Sequence[View], out_dir: Path,
-                       longest: int = 256, images_of=colour_images
-                       ) -> list[TextureDensity]:
-    """Texel density of every colour texture the views show (UV-pass renders in ``out_dir``).
+@dataclass
+class DensitySamples:
+    """Per-pixel densities gathered view by view, per image and per (image, object)."""
+
+    per_image: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    per_object: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
+
+    def densities(self) -> list[TextureDensity]:
+        """The median density of every image seen so far (and per object), by name."""
+        result = {}
+        for name, chunks in self.per_image.items():
+            values = np.concatenate(chunks)
+            entry = TextureDensity(name, pixels=int(values.size))
+            if values.size:
+                entry.density = float(np.median(values))
+            result[name] = entry
+        for (name, obj_name), chunks in self.per_object.items():
+            values = np.concatenate(chunks)
+            if values.size:
+                result[name].per_object[obj_name] = float(np.median(values))
+        return sorted(result.values(), key=lambda d: d.image)
+
+
+def measure_view(scene: bpy.types.Scene, view: View, path: Path, samples: DensitySamples,
+                 longest: int = 256, images_of=colour_images) -> None:
+    """Render one view's UV passes to ``path`` and add its pixels' densities to ``samples``.
 
     ``images_of(material)`` lists a material's colour images (the add-on's texture
-    discovery); images are keyed by datablock name.
+    discovery); images are keyed by datablock name. The scene is left as it was.
     """
     objects = [o for o in scene.objects if o.type == "MESH" and not o.hide_render]
     materials = sorted({s.material for o in objects for s in o.material_slots if s.material},
                        key=lambda m: m.name)
     images = {i: [(img.name, img.size[0] * img.size[1]) for img in images_of(m)
                   if img.size[0] > 0] for i, m in enumerate(materials, 1)}
-    samples: dict[str, list[np.ndarray]] = {}
-    by_object: dict[tuple[str, str], list[np.ndarray]] = {}
     with render_scene(scene) as tmp, _pass_indices(objects, materials):
         _use_uv_passes(tmp)
-        for i, view in enumerate(views):
-            path = render_view(tmp, view, Path(out_dir) / f"uv_{i:02d}.exr", longest)
-            root, ob, ma = pixel_densities(_read_passes(path))
-            to_reference = tmp.render.resolution_x / REFERENCE_WIDTH
-            for mat_index, entries in images.items():
-                chosen = ma == mat_index
-                for name, texels in entries:
-                    values = root[chosen] * math.sqrt(texels) * to_reference
-                    samples.setdefault(name, []).append(values)
-                    for obj_index in np.unique(ob[chosen]):
-                        if 0 < obj_index <= len(objects):
-                            key = (name, objects[obj_index - 1].name)
-                            by_object.setdefault(key, []).append(values[ob[chosen] == obj_index])
-    result = {}
-    for name, chunks in samples.items():
-        values = np.concatenate(chunks)
-        entry = TextureDensity(name, pixels=int(values.size))
-        if values.size:
-            entry.density = float(np.median(values))
-        result[name] = entry
-    for (name, obj_name), chunks in by_object.items():
-        values = np.concatenate(chunks)
-        if values.size:
-            result[name].per_object[obj_name] = float(np.median(values))
-    return sorted(result.values(), key=lambda d: d.image)
+        render_view(tmp, view, path, longest)
+        to_reference = tmp.render.resolution_x / REFERENCE_WIDTH
+    root, ob, ma = pixel_densities(_read_passes(path))
+    for mat_index, entries in images.items():
+        chosen = ma == mat_index
+        for name, texels in entries:
+            values = root[chosen] * math.sqrt(texels) * to_reference
+            samples.per_image.setdefault(name, []).append(values)
+            for obj_index in np.unique(ob[chosen]):
+                if 0 < obj_index <= len(objects):
+                    key = (name, objects[obj_index - 1].name)
+                    samples.per_object.setdefault(key, []).append(values[ob[chosen] == obj_index])
+
+
+def estimate_densities(scene: bpy.types.Scene, views: Sequence[View], out_dir: Path,
+                       longest: int = 256, images_of=colour_images
+                       ) -> list[TextureDensity]:
+    """Texel density of every colour texture the views show (UV-pass renders in ``out_dir``)."""
+    samples = DensitySamples()
+    for i, view in enumerate(views):
+        measure_view(scene, view, Path(out_dir) / f"uv_{i:02d}.exr", samples, longest, images_of)
+    return samples.densities()
 
 
 def choose_scales(densities: Sequence[TextureDensity], target: float = 1.0,

@@ -243,12 +243,20 @@ def render_view(tmp: bpy.types.Scene, view: View, path: Path, longest: int) -> P
     return path
 
 
+def render_one(scene: bpy.types.Scene, view: View, path: Path, longest: int,
+               engine: str = "CYCLES", samples: int = 4) -> Path:
+    """Render ``view`` of ``scene`` to ``path`` in a temporary scene of its own.
+
+    Nothing is left in the file between two calls, so a caller can render one view per
+    timer step (the UI stays live) and stop after any of them.
+    """
+    with render_scene(scene) as tmp:
+        use_engine(tmp, engine, samples)
+        return render_view(tmp, view, path, longest)
+
+
 def render_views(scene: bpy.types.Scene, views: Sequence[View], out_dir: Path, longest: int,
                  engine: str = "CYCLES", samples: int = 4, prefix: str = "view") -> list[Path]:
     """Render every view to ``out_dir/<prefix>_NN.png`` at ``longest`` pixels."""
-    paths = []
-    with render_scene(scene) as tmp:
-        use_engine(tmp, engine, samples)
-        for i, view in enumerate(views):
-            paths.append(render_view(tmp, view, Path(out_dir) / f"{prefix}_{i:02d}.png", longest))
-    return paths
+    return [render_one(scene, view, Path(out_dir) / f"{prefix}_{i:02d}.png", longest, engine,
+                       samples) for i, view in enumerate(views)]

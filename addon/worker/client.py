@@ -33,6 +33,8 @@ READY_PREFIX = "RESTYLE_READY "
 EXTENSION_ROOT = Path(__file__).resolve().parents[2]
 FINAL_STATES = ("done", "failed", "cancelled")
 LOG_TAIL_LINES = 25
+#: A job whose state has not changed for this long is taken as stuck (seconds).
+STALL_TIMEOUT_S = 600.0
 
 _LIVE_CLIENTS: weakref.WeakSet[WorkerClient] = weakref.WeakSet()
 
@@ -43,6 +45,14 @@ class WorkerError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class WorkerTimeout(WorkerError):
+    """The worker did not answer one request in time (hung, stopped, or overloaded)."""
+
+
+class JobStalled(WorkerError):
+    """The worker answers but the job has not moved for the configured time."""
 
 
 class WorkerDied(WorkerError):
@@ -82,6 +92,34 @@ class _Spawn:
     log_offset: int
     ready: threading.Event = field(default_factory=threading.Event)
     port: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class ProgressWatch:
+    """Notices a job that still answers but no longer moves (e.g. its runner thread died).
+
+    Feed it every job state; it raises ``JobStalled`` once state, progress, phase and
+    message have stayed the same for more than ``limit`` seconds (None: never).
+    """
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self._mark: tuple | None = None
+        self._since = time.monotonic()
+
+    def seen(self, job: dict) -> None:
+        """Record one job state; raise ``JobStalled`` if it has not changed for too long."""
+        mark = tuple(job.get(key) for key in ("state", "progress", "phase", "message"))
+        now = time.monotonic()
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+        elif self.limit is not None and now - self._since > self.limit:
+            progress = float(job.get("progress") or 0.0)
+            raise JobStalled(
+                f"Job {job.get('id')} made no progress for {self.limit:.0f} s (still "
+                f"'{job.get('phase') or job.get('state')}' at {progress:.0%}); the worker "
+                "seems stuck, see its log."
+            )
 
 
 class WorkerClient:
@@ -149,7 +187,11 @@ class WorkerClient:
         if spawn is None:
             return False
         self._check_alive(spawn)
-        return spawn.ready.is_set()
+        if spawn.ready.is_set():
+            return True
+        if time.monotonic() - spawn.started > self.start_timeout:
+            raise self._not_started(spawn, self.start_timeout)
+        return False
 
     @property
     def ready(self) -> bool:
@@ -181,13 +223,14 @@ class WorkerClient:
         deadline = time.monotonic() + timeout
         while not self.poll():
             if time.monotonic() > deadline:
-                spawn = self._spawn
-                tail = _log_tail(spawn.log_path, spawn.log_offset) if spawn else ""
-                raise WorkerError(
-                    f"The Restyle worker did not start within {timeout:.0f} s."
-                    f" Last lines of its log:\n{tail}"
-                )
+                raise self._not_started(self._spawn, timeout)
             time.sleep(0.05)
+
+    @staticmethod
+    def _not_started(spawn: _Spawn | None, timeout: float) -> WorkerError:
+        tail = _log_tail(spawn.log_path, spawn.log_offset) if spawn else ""
+        return WorkerError(f"The Restyle worker did not start within {timeout:.0f} s."
+                           f" Last lines of its log:\n{tail}")
 
     def stop(self, grace: float = 3.0) -> None:
         """Stop the local worker: terminate, then kill if it has not exited after ``grace``."""
@@ -201,6 +244,18 @@ class WorkerClient:
         except subprocess.TimeoutExpired:
             spawn.proc.kill()
             spawn.proc.wait(5)
+
+    def kill(self) -> None:
+        """Stop the local worker at once (SIGKILL works on a stopped or hung process too).
+
+        Never waits: the process is reaped by a thread, so the UI thread is not held up.
+        """
+        with self._lock:
+            spawn, self._spawn = self._spawn, None
+        if spawn is None or spawn.proc.poll() is not None:
+            return
+        spawn.proc.kill()
+        threading.Thread(target=spawn.proc.wait, name="restyle-worker-reap", daemon=True).start()
 
     # -- API calls ---------------------------------------------------------------------------
 
@@ -229,12 +284,20 @@ class WorkerClient:
         """Delete a finished job and its result files on the worker (after fetching them)."""
         self._call("DELETE", f"/jobs/{urllib.parse.quote(job_id)}")
 
-    def wait_job(self, job_id: str, timeout: float | None = None, interval: float = 0.2) -> dict:
-        """Block until the job is done, failed or cancelled (headless scripts); its state."""
+    def wait_job(self, job_id: str, timeout: float | None = None, interval: float = 0.2,
+                 stall_timeout: float | None = STALL_TIMEOUT_S) -> dict:
+        """Block until the job is done, failed or cancelled (headless scripts); its state.
+
+        Raises ``JobStalled`` when the job makes no progress for ``stall_timeout`` s and
+        ``WorkerError`` past ``timeout`` or when the worker stops answering, so a script
+        never waits forever on a stuck worker.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
+        watch = ProgressWatch(stall_timeout)
         while (state := self.job(job_id))["state"] not in FINAL_STATES:
             if deadline is not None and time.monotonic() > deadline:
                 raise WorkerError(f"Job {job_id} did not finish within {timeout:.0f} s.")
+            watch.seen(state)
             time.sleep(interval)
         return state
 
@@ -397,7 +460,10 @@ class WorkerClient:
             if spawn is not None:
                 _await_exit(spawn.proc, 1.0)
                 self._check_alive(spawn)
-            raise WorkerError(_unreachable(base, error, self.timeout)) from None
+            if _timed_out(error):
+                raise WorkerTimeout(f"The worker at {base} did not answer within "
+                                    f"{self.timeout:.0f} s.") from None
+            raise WorkerError(_unreachable(base, error)) from None
 
     def _http_error(self, error: urllib.error.HTTPError, base: str) -> WorkerError:
         """The worker's own ``detail`` message, or a clear one for a wrong token."""
@@ -438,11 +504,13 @@ def _await_exit(proc: subprocess.Popen, seconds: float) -> None:
         time.sleep(0.05)
 
 
-def _unreachable(base: str, error: Exception, timeout: float) -> str:
-    """A message for a connection-level failure that says what to check."""
+def _timed_out(error: Exception) -> bool:
+    return isinstance(getattr(error, "reason", error), TimeoutError | socket.timeout)
+
+
+def _unreachable(base: str, error: Exception) -> str:
+    """A message for a connection-level failure (not a timeout) that says what to check."""
     reason = getattr(error, "reason", error)
-    if isinstance(reason, TimeoutError | socket.timeout):
-        return f"The worker at {base} did not answer within {timeout:.0f} s."
     if isinstance(reason, ConnectionRefusedError):
         return (f"Cannot reach the Restyle worker at {base} (connection refused): check the "
                 "address and port, and that the service is running.")

@@ -54,6 +54,8 @@ def test_render_aware_training_adds_renders_to_content(test_scene, bpy_module, r
     _add_camera(bpy)
     bpy.context.scene.restyle_render.render_aware = render_aware
     run = runner.start_run(bpy.context, list(bpy.context.scene.objects), "test")
+    while run.body is None:  # preparing: exports, then one render per step
+        assert run.step() == runner.RUNNING, bpy.context.scene.restyle.last_report
     textures = [img["ref"] for img in run.body["images"]]
     renders = [p for p in run.body["content"] if p not in textures]
     assert run.body["content"][:len(textures)] == textures
