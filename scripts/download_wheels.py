@@ -47,12 +47,14 @@ def target_args(platform: str | None, python_version: str | None) -> list[str]:
 
 def torch_index(build: str, platform: str, target: list[str], requirements: Path) -> list[str]:
     """The extra index for the torch build, unless pip's own sources already have it."""
+    pin = env.torch_pin(requirements)
+    if pin is None:
+        return []
     if build != "CPU" or platform != "linux":
         return torch_builds.index_args(build, torch_builds.offers_build("", build, platform))
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp, "report.json")
-        probe = [sys.executable, "-m", "pip",
-                 *torch_builds.probe_args(env.torch_pin(requirements), report), *target,
+        probe = [sys.executable, "-m", "pip", *torch_builds.probe_args(pin, report), *target,
                  "--target", str(Path(tmp, "t"))]
         done = subprocess.run(probe, capture_output=True, text=True)
         text = report.read_text(encoding="utf-8") if done.returncode == 0 else ""

@@ -16,6 +16,8 @@ from pathlib import Path
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "core" / "requirements-worker.txt"
 STAMP_NAME = "ready.json"
 MARKER_NAME = "restyle-worker-env"
+#: Remove renames the environment to ``<folder><TRASH_SUFFIX><pid>`` and then deletes it.
+TRASH_SUFFIX = ".removing-"
 #: What to do when no worker Python is found (shown by the panel, preferences and runs).
 SET_UP_HINT = ("press Set Up Local Worker in Edit > Preferences > Add-ons > Restyle "
                "(or set Worker Python there)")
@@ -33,12 +35,12 @@ def requirements_digest(path: Path = REQUIREMENTS) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def torch_pin(path: Path = REQUIREMENTS) -> str:
-    """The ``torch==X`` line of the requirements (the one home of the torch pin)."""
+def torch_pin(path: Path = REQUIREMENTS) -> str | None:
+    """The ``torch==X`` line of the requirements (the one home of the torch pin), if any."""
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.replace(" ", "").startswith("torch=="):
             return line.split(";")[0].strip()
-    raise ValueError(f"{path} pins no torch version")
+    return None
 
 
 def read_stamp(env_dir: str | os.PathLike) -> dict | None:

@@ -157,7 +157,9 @@ class SetupJob:
         if not env.is_ours(plan.env_dir):
             raise SetupFailed(f"{plan.env_dir} holds files Restyle did not make; move them away "
                               "and try again.")
-        shutil.rmtree(plan.env_dir, ignore_errors=True)
+        for folder in (plan.env_dir, *plan.env_dir.parent.glob(
+                f"{plan.env_dir.name}{env.TRASH_SUFFIX}*")):  # and what a Remove left behind
+            shutil.rmtree(folder, ignore_errors=True)
         plan.env_dir.mkdir(parents=True, exist_ok=True)
         (plan.env_dir / env.MARKER_NAME).write_text("Made by Restyle's worker set-up.\n")
         self._run([plan.base_python, "-m", "venv", "--without-pip", str(plan.env_dir)])
@@ -170,13 +172,14 @@ class SetupJob:
 
     def _probe_torch(self) -> None:
         """Ask pip which torch its own sources (index, mirror, cache) would install."""
-        build = self.plan.build
+        build, pin = self.plan.build, env.torch_pin(self.plan.requirements)
+        if pin is None:  # nothing to pick a build of
+            return
         if build != "CPU" or self.plan.platform != "linux":
             self._sources_have_build = torch_builds.offers_build("", build, self.plan.platform)
             return
         with tempfile.TemporaryDirectory(prefix="restyle-probe-") as tmp:
             report = Path(tmp) / "report.json"
-            pin = env.torch_pin(self.plan.requirements)
             try:
                 self._run([self._pip_python(), "-m", "pip",
                            *torch_builds.probe_args(pin, report)])

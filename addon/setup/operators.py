@@ -8,7 +8,9 @@ for it, so studios can script it. Downloads happen only when Blender may go onli
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import bpy
@@ -161,12 +163,18 @@ class RESTYLE_OT_setup_worker(bpy.types.Operator):
             self.report({"ERROR"}, f"'{folder}' holds files Restyle did not make; not removed.")
             return {"CANCELLED"}
         env.clear_stamp(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-        _job = None
-        if folder.exists():
-            self.report({"ERROR"}, f"Could not delete all of '{folder}' (files in use?): "
-                        "restart Blender and press Remove again.")
+        trash = folder.with_name(f"{folder.name}{env.TRASH_SUFFIX}{os.getpid()}")
+        try:
+            folder.rename(trash)  # gone at once; deleting ~1 GB of files may take a while
+        except OSError as exc:
+            self.report({"ERROR"}, f"Could not remove '{folder}' ({exc.strerror}; files in "
+                        "use?): restart Blender and press Remove again.")
             return {"CANCELLED"}
+        _job = None
+        deleting = threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True)
+        deleting.start()
+        if bpy.app.background:
+            deleting.join()
         self.report({"INFO"}, f"Removed the worker environment '{folder}'.")
         return {"FINISHED"}
 

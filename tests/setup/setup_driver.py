@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: blender_scene
-from blender_scene import ADDON_MODULE, copy_assets, import_demo_models  # noqa: E402
+from blender_scene import ADDON_MODULE, act_when, copy_assets, import_demo_models
 
 SETUP_MODULE = ADDON_MODULE + ".addon.setup"
 
@@ -49,6 +49,7 @@ def setup_state(bpy) -> dict:
         "worker_python_pref": prefs.worker_python,
         "resolved_python": preferences.resolved_python(prefs),
         "log_path": str(location.setup_log_path()),
+        "pyvenv_cfg": (folder / "pyvenv.cfg").read_text() if stamp else "",
     }
 
 
@@ -69,18 +70,11 @@ def cancel_when_installing() -> threading.Thread:
     """Press Cancel (from another thread, as the UI would) once pip is installing."""
     operators = sys.modules[SETUP_MODULE + ".operators"]
 
-    def watch() -> None:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            job = operators.current_job()
-            if job is not None and job.step == "Installing packages" and job.message:
-                job.cancel()
-                return
-            time.sleep(0.05)
+    def installing():
+        job = operators.current_job()
+        return job if job and job.step == "Installing packages" and job.message else None
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    return act_when(installing, lambda job: job.cancel(), timeout=600)
 
 
 def node_images(bpy) -> dict:

@@ -33,8 +33,7 @@ def test_worker_is_found_in_the_extension_user_folder(full_setup):
     assert after["worker_python_pref"] == ""
     assert Path(after["resolved_python"]).is_relative_to(env_dir)
     assert env_dir.parts[-5:] == ("extensions", ".user", "user_default", "restyle", "worker")
-    config = (env_dir / "pyvenv.cfg").read_text()
-    assert "include-system-site-packages = false" in config
+    assert "include-system-site-packages = false" in after["pyvenv_cfg"]
 
 
 def test_stylize_scene_then_revert_with_the_set_up_worker(full_setup):
