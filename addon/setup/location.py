@@ -28,5 +28,5 @@ def worker_env_dir() -> Path:
 
 def setup_log_path() -> Path:
     """The log of the last set-up (kept outside the environment, so a cancel keeps it)."""
-    return Path(bpy.utils.extension_path_user(EXTENSION_PACKAGE, path="logs", create=True),
-                LOG_NAME)
+    return Path(bpy.utils.extension_path_user(EXTENSION_PACKAGE, path="logs", create=False),
+                LOG_NAME)  # the set-up creates the folder; drawing code only reads

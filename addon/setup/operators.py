@@ -8,6 +8,7 @@ for it, so studios can script it. Downloads happen only when Blender may go onli
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import threading
@@ -197,13 +198,21 @@ class RESTYLE_OT_open_setup_log(bpy.types.Operator):
 CLASSES = (RESTYLE_OT_setup_worker, RESTYLE_OT_open_setup_log)
 
 
+def _cancel_at_exit() -> None:
+    """Quitting Blender mid-set-up stops pip (the environment stays unstamped: not ready)."""
+    if _job is not None and _job.running:
+        _job.cancel()
+
+
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
+    atexit.register(_cancel_at_exit)
 
 
 def unregister() -> None:
     global _job
+    atexit.unregister(_cancel_at_exit)
     if _job is not None and _job.running:
         _job.cancel()
         _job.wait(30)

@@ -50,7 +50,7 @@ def draw_setup(layout, prefs) -> None:
         box.label(text="A set-up did not finish: set up again, or Remove it", icon="ERROR")
     else:
         box.label(text="No local worker yet: the set-up downloads torch and the stylizer's "
-                  "packages (about 1 GB on disk for CPU)", icon="INFO")
+                  "packages (about 0.8 GB on disk for CPU)", icon="INFO")
     if not bpy.app.online_access:
         _lines(box, OFFLINE_MESSAGE, "INTERNET_OFFLINE")
     row = box.row(align=True)
