@@ -28,6 +28,7 @@ from . import env, pip_log, torch_builds
 
 RUNNING, DONE, FAILED, CANCELLED = "RUNNING", "DONE", "FAILED", "CANCELLED"
 WORKER_START_TIMEOUT_S = 180.0
+WORKER_STOP_GRACE_S = 15.0
 #: Prints what torch sees in the new environment (the first half of the health check).
 _TORCH_CHECK = (
     "import json, platform, torch\n"
@@ -211,7 +212,8 @@ class SetupJob:
 
     def _check_worker(self) -> None:
         python = self._pip_python()
-        with tempfile.TemporaryDirectory(prefix="restyle-setup-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="restyle-setup-",
+                                         ignore_cleanup_errors=True) as tmp:
             client = WorkerClient(python, jobs_dir=tmp, log_path=Path(tmp, "worker.log"))
             try:
                 client.start()
@@ -226,8 +228,9 @@ class SetupJob:
             except WorkerError as exc:
                 raise SetupFailed(f"the worker does not start in the new environment: {exc}"
                                   ) from exc
-            finally:
-                client.stop()
+            finally:  # a worker slow to exit (a busy machine) does not fail the set-up
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    client.stop(grace=WORKER_STOP_GRACE_S)
                 with contextlib.suppress(OSError):
                     self._write(Path(tmp, "worker.log").read_text("utf-8", "replace"))
         self._write(f"/health: {json.dumps(health)}\n")

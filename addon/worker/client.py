@@ -305,9 +305,9 @@ class WorkerClient:
         python = self.python or find_worker_python()
         if not python:
             raise WorkerError(
-                "No Python found for the Restyle worker. Set Up Local Worker in the add-on "
-                "preferences, or set the worker Python (or $RESTYLE_PYTHON) to a Python with "
-                "the worker requirements, e.g. the project's .venv made by scripts/bootstrap.sh."
+                "No Python found for the Restyle worker. Set the worker Python in the add-on "
+                "preferences (or $RESTYLE_PYTHON) to a Python 3.11 with torch, e.g. the "
+                "project's .venv made by scripts/bootstrap.sh."
             )
         token = secrets.token_urlsafe(24)
         args = [python, "-m", "core", "serve", "--port", "0", "--parent-pid", str(os.getpid()),

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 DRIVER = Path(__file__).with_name("setup_driver.py")
-TIMEOUT_S = 1200
+TIMEOUT_S = 1800  # a real torch install; minutes on a busy 2-core machine
 
 
 def run_driver(scenario: str, zip_path: Path, work: Path, *extra: str) -> dict:
