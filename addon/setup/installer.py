@@ -76,8 +76,7 @@ class SetupJob:
     state: str = RUNNING
     fraction: float = 0.0
     step: str = "Starting"
-    message: str = ""
-    error: str = ""
+    message: str = ""  # the current detail, then the outcome (failures: what to do, the log)
     stamp: dict = field(default_factory=dict)
     _cancel: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -246,7 +245,8 @@ class SetupJob:
     def _environ(self) -> dict[str, str]:
         """The subprocesses' environment: no Blender Python paths; for a wheel folder no
         pip configuration either, so exactly that folder is used."""
-        skip = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")
+        skip = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP",  # Blender's Python paths
+                "PIP_USER", "PIP_TARGET", "PIP_PREFIX")  # installs that would miss the venv
         wheels = self.plan.wheel_dir is not None
         environ = {k: v for k, v in os.environ.items()
                    if k not in skip and not (wheels and k.startswith("PIP_"))}
@@ -330,8 +330,7 @@ class SetupJob:
             message += f" Log: {self.plan.log_path}"
         self._write(f"=== {state}: {message}\n")
         with self._lock:
-            self.state, self.error = state, message if state != DONE else ""
-            self.message = message
+            self.state, self.message = state, message
             self.fraction = 1.0 if state == DONE else self.fraction
 
 
