@@ -10,6 +10,7 @@ from .submodules import register_all, unregister_all
 #: Other parts hook in by adding their package here (".export", ".render").
 SUBMODULES = (
     ".preferences",
+    ".setup",
     ".properties",
     ".operators",
     ".ui",

@@ -4,6 +4,8 @@
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
+from .setup.location import worker_env_dir
+from .setup.torch_builds import BUILDS
 from .worker.client import find_worker_python
 
 #: The add-on's preferences key: the extension package (``bl_ext.<repo>.restyle``).
@@ -64,6 +66,15 @@ class RestylePreferences(bpy.types.AddonPreferences):
         default="", subtype="DIR_PATH",
     )
 
+    # -- worker set-up (addon/setup): which torch build "Set Up Local Worker" installs --
+    worker_build: EnumProperty(
+        name="Torch Build",
+        description="Which torch the worker set-up installs",
+        items=[(key, label, f"torch for {label}") for key, (label, _i, _p) in BUILDS.items()],
+        default="CPU",
+    )
+    # -- end of worker set-up --
+
     def draw(self, context) -> None:
         layout = self.layout
         layout.prop(self, "worker_mode", expand=True)
@@ -76,8 +87,11 @@ class RestylePreferences(bpy.types.AddonPreferences):
             if python:
                 layout.label(text=f"Using {python}", icon="CHECKMARK")
             else:
-                layout.label(text="No Python with the stylizer found: set Worker Python to "
-                             "the .venv's python (see README)", icon="ERROR")
+                layout.label(text="No Python with the stylizer found: set up the local worker "
+                             "below (or set Worker Python)", icon="ERROR")
+            from .setup.ui import draw_setup  # here: setup.ui imports this module
+
+            draw_setup(layout, self)
         layout.prop(self, "device")
         layout.prop(self, "precision")
         layout.prop(self, "output_dir")
@@ -93,7 +107,7 @@ def resolved_python(prefs: RestylePreferences) -> str:
     """The worker Python to use: the preference when set, else the detected one ('' if none)."""
     if prefs.worker_python.strip():
         return bpy.path.abspath(prefs.worker_python.strip())
-    return find_worker_python() or ""
+    return find_worker_python(worker_env=worker_env_dir()) or ""
 
 
 def register() -> None:

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .setup.env import SET_UP_HINT
 from .worker.client import WorkerClient
 
 _client: WorkerClient | None = None
@@ -68,8 +69,7 @@ def _make_client(prefs) -> WorkerClient:
         return WorkerClient(url=prefs.remote_url.strip(), token=prefs.remote_token or None)
     python = resolved_python(prefs)
     if not python or not os.path.isfile(python):
-        raise SetupError("No worker Python found: set Edit > Preferences > Add-ons > Restyle "
-                         "> Worker Python to the python of the Restyle .venv (see README)")
+        raise SetupError(f"No worker Python found: {SET_UP_HINT}")
     root = session_root()
     return WorkerClient(python, jobs_dir=root / "jobs", allow_roots=[root], device=prefs.device)
 

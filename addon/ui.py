@@ -11,6 +11,8 @@ from bpy_extras.io_utils import ImportHelper
 
 from . import runner
 from .paths import shipped_styles, style_painting
+from .preferences import get_prefs, resolved_python
+from .setup.ui import draw_missing_worker
 
 _previews = None
 
@@ -96,6 +98,8 @@ class _RestylePanel:
         layout = self.layout
         settings = context.scene.restyle
         run = runner.ACTIVE.get(context.scene.name)
+        prefs = get_prefs(context)
+        draw_missing_worker(layout, prefs, resolved_python(prefs))
         self._draw_style(layout, settings)
         col = layout.column(align=True)
         col.prop(settings, "strength")

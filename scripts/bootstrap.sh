@@ -22,10 +22,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 # install_requirements VENV FILE: pip-install FILE into VENV unless its stamp says it's done.
+# The stamp covers the worker pins too: FILE includes them (-r / -c).
 install_requirements() {
   local target="$1" file="$2" stamp want
   stamp="$target/.$(basename "$file").sha256"
-  want="$(sha256sum "$file" | cut -d' ' -f1)"
+  want="$(cat "$file" "$root/core/requirements-worker.txt" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "[bootstrap] installing $(basename "$file") into $target"
     "$target/bin/python" -m pip install --quiet --disable-pip-version-check -r "$file"

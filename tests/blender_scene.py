@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +31,25 @@ def blender_ext_tool(bpy_module) -> Path:
     """Blender's extension command line tool (build/validate), shipped inside bpy."""
     scripts = Path(bpy_module.utils.system_resource("SCRIPTS"))
     return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+
+
+def act_when(find: Callable[[], object], action: Callable[[object], None],
+             timeout: float = 300.0) -> threading.Thread:
+    """From a thread, call ``action(x)`` once ``find()`` returns something (``x``): what a
+    user does mid-run (Cancel, a crash) while the main thread blocks in an operator."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = find()
+            if found is not None:
+                action(found)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 # --------------------------------------------------------------------------- settings

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..setup.env import ready_python, venv_python
+
 READY_PREFIX = "RESTYLE_READY "
 EXTENSION_ROOT = Path(__file__).resolve().parents[2]
 FINAL_STATES = ("done", "failed", "cancelled")
@@ -64,8 +66,10 @@ class WorkerDied(WorkerError):
         self.exit_code = exit_code
 
 
-def find_worker_python(start: str | os.PathLike | None = None) -> str | None:
-    """The Python to run the worker with: $RESTYLE_PYTHON, else the nearest ``.venv``.
+def find_worker_python(start: str | os.PathLike | None = None,
+                       worker_env: str | os.PathLike | None = None) -> str | None:
+    """The Python to run the worker with: $RESTYLE_PYTHON, else the environment the add-on's
+    set-up made in ``worker_env`` (once it is ready), else the nearest ``.venv``.
 
     Searched from ``start`` (default: the extension root) upward, so a checkout's
     ``.venv`` is found both from the source tree and from a build inside it.
@@ -73,12 +77,13 @@ def find_worker_python(start: str | os.PathLike | None = None) -> str | None:
     env = os.environ.get("RESTYLE_PYTHON")
     if env and Path(env).is_file():
         return env
-    windows = os.name == "nt"
-    relative = Path(".venv", "Scripts", "python.exe") if windows else Path(".venv", "bin", "python")
+    if ready := ready_python(worker_env):
+        return ready
     folder = Path(start or EXTENSION_ROOT).absolute()
     for candidate in (folder, *folder.parents):
-        if (candidate / relative).is_file():
-            return str(candidate / relative)  # not resolved: a venv's python is a symlink
+        python = venv_python(candidate / ".venv")
+        if python.is_file():
+            return str(python)  # not resolved: a venv's python is a symlink
     return None
 
 

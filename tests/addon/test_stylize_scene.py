@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from blender_scene import ROOT, use_tiny_training
+from blender_scene import ROOT, act_when, use_tiny_training
 
 
 def _digest(path: Path) -> str:
@@ -171,18 +171,11 @@ def _in_thread_when_running(restyle_addon, scene_name: str, action) -> threading
     """Call ``action(run)`` from a thread once the scene's run has a running job."""
     runner = restyle_addon.addon.runner
 
-    def watch() -> None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            run = runner.ACTIVE.get(scene_name)
-            if run is not None and run.job.get("state") == "running":
-                action(run)
-                return
-            time.sleep(0.05)
+    def running():
+        run = runner.ACTIVE.get(scene_name)
+        return run if run is not None and run.job.get("state") == "running" else None
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    return act_when(running, action)
 
 
 def _fresh_training(bpy) -> None:
