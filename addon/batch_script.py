@@ -116,12 +116,12 @@ def restyle_scene(spec: dict, args: dict, kill: bool) -> dict:
     bpy.ops.wm.save_as_mainfile(filepath=str(out_blend), relative_remap=True)
     phase("open")
 
+    if kill:  # the test hook: a real, unannounced death of this Blender process
+        os.kill(os.getpid(), signal.SIGKILL)
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     prefs.output_dir = spec["textures_dir"]
     addon("session").get_client(prefs).wait_ready(timeout=300)  # the run reuses this worker
     phase("worker_start")
-    if kill:  # the test hook: a real, unannounced death of this Blender process
-        os.kill(os.getpid(), signal.SIGKILL)
 
     settings = bpy.context.scene.restyle
     look = args["look"]

@@ -236,7 +236,7 @@ def schedule(batch: Batch, cluster: Cluster) -> None:
         keys[scene] = settings.key(sha256_file(scene), batch.model.sha256)
         earlier = previous_result(settings, scene, keys[scene])
         if earlier is None:
-            queue.append((scene, 1, time.monotonic()))
+            queue.append((scene, 1, None))
             continue
         shown += 1
         batch.finish(scene, {**earlier, "skipped": True, "seconds": 0.0}, [], keys[scene])
@@ -247,6 +247,7 @@ def schedule(batch: Batch, cluster: Cluster) -> None:
     while queue or pending:
         while queue and len(pending) < limit:
             scene, attempt, first = queue.popleft()
+            first = first or time.monotonic()  # a scene's seconds include its retry
             ref = remote.remote(batch.scene_payload(scene, attempt), zip_ref, model_ref)
             pending[ref] = (scene, attempt, first)
         ready, _ = ray.wait(list(pending), num_returns=1)
