@@ -95,6 +95,7 @@ class Batch:
 
     def __init__(self, settings: BatchSettings, build_dir: Path) -> None:
         self.settings = settings
+        named = None if settings.style_images else named_model(settings.style or "")
         self.zip = build_extension(build_dir, blender=settings.blender)
         self.zip_bytes = self.zip.read_bytes()
         self.script = SCENE_SCRIPT.read_text(encoding="utf-8")
@@ -109,7 +110,7 @@ class Batch:
             finally:
                 bar.close()
         else:
-            self.model = named_model(settings.style or "")
+            self.model = named
 
     # ----------------------------------------------------------------- Blender payloads
     def payload(self, args: dict) -> dict:
