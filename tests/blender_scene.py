@@ -24,12 +24,6 @@ def venv_python() -> Path:
     return ROOT / ".venv" / "bin" / "python"
 
 
-def blender_ext_tool(bpy_module) -> Path:
-    """Blender's extension command line tool (build/validate), shipped inside bpy."""
-    scripts = Path(bpy_module.utils.system_resource("SCRIPTS"))
-    return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
-
-
 # --------------------------------------------------------------------------- settings
 
 STYLE_PAINTING = ROOT / "core" / "data" / "styles" / "starry_night.jpg"
