@@ -28,6 +28,9 @@ STARTED = time.time()
 import bpy  # noqa: E402  (timed: importing bpy is the Blender start)
 
 ADDON_MODULE = "bl_ext.user_default.restyle"
+#: The batch's look settings -> ``scene.restyle`` property names.
+LOOK_PROPERTIES = {"strength": "strength", "preserve_color": "keep_colors",
+                   "max_size": "max_size", "seamless": "seamless"}
 
 
 def addon(name: str):
@@ -124,12 +127,9 @@ def restyle_scene(spec: dict, args: dict, kill: bool) -> dict:
     phase("worker_start")
 
     settings = bpy.context.scene.restyle
-    look = args["look"]
     settings.model_path = args["model_dir"]
-    settings.strength = look["strength"]
-    settings.keep_colors = look["preserve_color"]
-    settings.max_size = look["max_size"]
-    settings.seamless = look["seamless"]
+    for key, value in args["look"].items():  # only the ones given; the rest keep the scene's
+        setattr(settings, LOOK_PROPERTIES[key], value)
     run_operator("Stylize Scene", bpy.ops.restyle.stylize_scene)
     report = settings.last_report
     settings.model_path = ""  # the node's model copy is temporary; the report names it
@@ -156,7 +156,8 @@ def gather_scene(spec: dict, args: dict, index: int) -> dict:
     uses = discovery.discover(discovery.objects_materials(bpy.context.scene.objects)).textures
     folder = Path(args["gather_dir"]) / f"{index:03d}"
     skipped: dict[str, str] = {}
-    exported = addon("jobs").export_textures(uses, folder, args["look"]["max_size"], skipped)
+    max_size = args["look"].get("max_size") or bpy.context.scene.restyle.max_size
+    exported = addon("jobs").export_textures(uses, folder, max_size, skipped)
     return {"scene": str(blend), "state": "done", "textures": [str(t.path) for t in exported],
             "skipped": skipped}
 

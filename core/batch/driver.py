@@ -48,8 +48,20 @@ ATTEMPTS = 2  # a scene whose Blender process died runs once more
 class Cluster:
     address: str
     nodes: int
+    cpus: float  # in the whole cluster
+    node_cpus: float  # on its largest node
     gpus: float
     version: str
+
+    def cpus_per_scene(self, workers: int | None) -> int:
+        """CPUs a scene's task asks for: 1, or the cluster's share when ``--workers`` caps it.
+
+        Ray sets OMP_NUM_THREADS to a task's CPUs, which the Blender process and its
+        worker inherit, so one scene at a time on a 2-core machine still uses both cores.
+        """
+        if not workers:
+            return 1
+        return max(1, int(min(self.node_cpus, self.cpus // workers)))
 
 
 @contextlib.contextmanager
@@ -81,10 +93,12 @@ def ray_cluster(address: str) -> Iterator[Cluster]:
     try:
         context = ray.get_runtime_context()
         gcs = context.gcs_address if hasattr(context, "gcs_address") else address
-        nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
-        gpus = float(ray.cluster_resources().get("GPU", 0))
-        yield Cluster(address=gcs or address or "local", nodes=nodes, gpus=gpus,
-                      version=ray.__version__)
+        alive = [node for node in ray.nodes() if node.get("Alive")]
+        resources = ray.cluster_resources()
+        yield Cluster(address=gcs or address or "local", nodes=len(alive),
+                      cpus=float(resources.get("CPU", 1)),
+                      node_cpus=max(float(n["Resources"].get("CPU", 1)) for n in alive),
+                      gpus=float(resources.get("GPU", 0)), version=ray.__version__)
     finally:
         if owned:
             ray.shutdown()
@@ -227,8 +241,9 @@ def schedule(batch: Batch, cluster: Cluster) -> None:
     settings = batch.settings
     cloudpickle.register_pickle_by_value(task)  # nodes need no Restyle checkout
     use_gpu = cluster.gpus > 0 and settings.device in ("auto", "cuda")
-    remote = ray.remote(task.run_blender).options(num_cpus=1, num_gpus=1 if use_gpu else 0,
-                                                  max_retries=1)
+    remote = ray.remote(task.run_blender).options(
+        num_cpus=cluster.cpus_per_scene(settings.workers), num_gpus=1 if use_gpu else 0,
+        max_retries=1)
     zip_ref, model_ref = ray.put(batch.zip_bytes), ray.put(batch.model.payload())
     total, shown = len(settings.scenes), 0
     bar = ProgressBar("batch")

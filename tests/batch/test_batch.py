@@ -28,7 +28,7 @@ from core.store import WEIGHTS_FILE, resolve_model_dir
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
 from export_helpers import assert_valid, file_digests
 
-TINY = ["--max-size", "32", "--workers", "2"]
+TINY = ["--workers", "2"]  # the textures are 24 px; the training test caps --max-size too
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_style_images_train_one_model_for_all_scenes(ray_local, levels, tmp_path
     out = tmp_path / "trained"
     code, stdout = run_cli(["batch", str(folder / "alpha.blend"), str(folder / "beta.blend"),
                             "--style-image", str(STYLE_PAINTING), "--steps", "2",
-                            "--size", "32", "--out", str(out), *TINY])
+                            "--size", "32", "--max-size", "32", "--out", str(out), *TINY])
     summary = json.loads((out / "batch.json").read_text())
     assert code == 0, stdout
     model = Path(resolve_model_dir(summary["model_name"])) / WEIGHTS_FILE
