@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
@@ -120,9 +120,6 @@ class BatchSettings:
                 "textures_dir": self.out / f"{stem}_textures",
                 "export": self.out / f"{stem}.{fmt}",
                 "log": self.out / "logs" / f"{stem}.log"}
-
-    def as_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self), default=str))
 
 
 def collect_scenes(paths: list[Path], out: Path) -> list[Path]:

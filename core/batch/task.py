@@ -2,8 +2,9 @@
 
 Standard library only, and pickled by value by the driver, so a Ray node needs no
 Restyle checkout: the extension zip, the scene script and the model arrive as bytes
-(from Ray's object store), are written once per node into a temp folder, and the
-Blender process installs the zip into its own temporary ``BLENDER_USER_RESOURCES``.
+(Ray's object store fetches them once per node), are written into the task's own temp
+folder (deleted afterwards, so nothing piles up on the node), and the Blender process
+installs the zip into its own temporary ``BLENDER_USER_RESOURCES``.
 The worker the add-on starts runs on this node's Python (the Ray worker's own venv);
 on a node whose task was given a GPU it runs on cuda.
 """
@@ -23,26 +24,18 @@ from pathlib import Path
 LOG_TAIL_BYTES = 64_000
 
 
-def node_root() -> Path:
-    """This node's folder for batch files (zips, scripts, model copies, scene runs)."""
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"restyle-batch-{uid}"
-
-
 def put_file(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` once (atomic), so tasks on one node share one copy."""
-    if path.is_file() and path.stat().st_size == len(data):
-        return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    path.write_bytes(data)
     return path
 
 
 def put_model(cache: Path, model: dict) -> Path:
-    """The model folder under this node's worker cache (its ``models`` dir), checked by hash."""
+    """The model folder in the worker's cache (its ``models`` dir), checked by hash.
+
+    The worker accepts a model folder there from any client, and the hash check makes
+    sure every scene on every node runs the batch's one model.
+    """
     folder = cache / "models" / f"batch-{model['sha256'][:16]}"
     for name, data in model["files"].items():
         put_file(folder / name, data)
@@ -80,17 +73,11 @@ def run_blender(payload: dict, zip_bytes: bytes, model: dict | None) -> dict:
     ``returncode`` < 0 or no ``result`` means the process died (the driver retries once).
     """
     started = time.monotonic()
-    node = node_root()
-    node.mkdir(parents=True, exist_ok=True)
-    zip_sha = hashlib.sha256(zip_bytes).hexdigest()
-    zip_path = put_file(node / "zips" / zip_sha[:16] / payload["zip_name"], zip_bytes)
-    script_bytes = payload["script"].encode("utf-8")
-    script_sha = hashlib.sha256(script_bytes).hexdigest()
-    script = put_file(node / "scripts" / script_sha[:16] / "batch_script.py", script_bytes)
-    cache = node / "cache"
-    (node / "runs").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="blender-", dir=node / "runs"))
+    work = Path(tempfile.mkdtemp(prefix="restyle-batch-"))
     try:
+        zip_path = put_file(work / payload["zip_name"], zip_bytes)
+        script = put_file(work / "batch_script.py", payload["script"].encode("utf-8"))
+        cache = work / "cache"
         args = dict(payload["args"], zip=str(zip_path), worker_python=sys.executable,
                     device=_device(payload["device"]), result=str(work / "result.json"),
                     model_dir=str(put_model(cache, model)) if model else "")
