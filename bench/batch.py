@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import sys
@@ -111,14 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RESTYLE_CACHE", str(work / "cache"))
     scenes = build_scenes(work / "scenes", args.scenes)
 
-    from core.batch.driver import RAY_LOOPBACK_ENV
+    from core.batch.driver import local_ray_options
 
-    os.environ.setdefault(RAY_LOOPBACK_ENV, "0")
+    options = local_ray_options()
     import ray
 
     started = time.monotonic()
-    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             logging_level=logging.ERROR)
+    ray.init(**options)
     ray_start = time.monotonic() - started
     cpus = int(ray.cluster_resources().get("CPU", 0))
     rows = [run_direct(scenes, work, args.max_size)]

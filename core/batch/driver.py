@@ -41,7 +41,22 @@ from .summary import (
 SCENE_SCRIPT = ROOT / "addon" / "batch_script.py"
 #: Makes Ray's single-node mode bind every server to loopback (set before importing ray).
 RAY_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+QUIET = {"logging_level": logging.ERROR, "log_to_driver": False}  # the summary stays readable
 ATTEMPTS = 2  # a scene whose Blender process died runs once more
+#: A local instance is one machine: a node that misses heartbeats or starts slowly is
+#: only busy (a loaded 2-core box starves Ray's own processes), not lost; allow minutes.
+LOCAL_SYSTEM_CONFIG = {"health_check_period_ms": 5000, "health_check_timeout_ms": 30000,
+                       "health_check_failure_threshold": 60,
+                       "gcs_rpc_server_reconnect_timeout_s": 600}
+
+
+def local_ray_options(**extra) -> dict:
+    """``ray.init`` keywords for a quiet, loopback-only local instance (set
+    ``RAY_LOOPBACK_ENV`` before importing ray); the tests and the bench use it too."""
+    os.environ.setdefault(RAY_LOOPBACK_ENV, "0")
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "300")  # slow starts, same box
+    return {"include_dashboard": False, "_node_ip_address": "127.0.0.1",
+            "_system_config": LOCAL_SYSTEM_CONFIG, **QUIET, **extra}
 
 
 @dataclass
@@ -71,8 +86,7 @@ def ray_cluster(address: str) -> Iterator[Cluster]:
     A Ray already initialised in this process (an embedding program, the tests) is used
     as it is and left running.
     """
-    if not address:
-        os.environ.setdefault(RAY_LOOPBACK_ENV, "0")
+    local = {} if address else local_ray_options()  # before importing ray
     try:
         import ray
     except ImportError:
@@ -80,16 +94,19 @@ def ray_cluster(address: str) -> Iterator[Cluster]:
                        "from requirements.txt (pip install -r requirements.txt).") from None
     owned = not ray.is_initialized()
     if owned:
-        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
         try:
             if address:
-                ray.init(address=address, **quiet)
+                ray.init(address=address, **QUIET)
             else:
-                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UsageError(f"Cannot reach the Ray cluster at --address {address or 'local'}"
-                             f" ({str(exc).splitlines()[0]}); start it with 'ray start "
-                             "--head' or leave --address empty for a local one.") from None
+                ray.init(**local)
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if address:
+                raise UsageError(f"Cannot reach the Ray cluster at --address {address} "
+                                 f"({reason}); start it with 'ray start --head' or leave "
+                                 "--address empty for a local one.") from None
+            raise BadInput(f"Could not start a local Ray instance ({reason}); see Ray's logs "
+                           "in /tmp/ray/session_latest/logs.") from None
     try:
         context = ray.get_runtime_context()
         gcs = context.gcs_address if hasattr(context, "gcs_address") else address

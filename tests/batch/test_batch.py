@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import io
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from batch_scenes import build_scene, make_read_only, make_writable, write_corrupt
 from blender_scene import STYLE_PAINTING
 
-from core.batch.driver import RAY_LOOPBACK_ENV
+from core.batch.driver import local_ray_options
 from core.batch.settings import KILL_HOOK_ENV
 from core.cli import main
 from core.store import WEIGHTS_FILE, resolve_model_dir
@@ -34,11 +33,10 @@ TINY = ["--workers", "2"]  # the textures are 24 px; the training test caps --ma
 @pytest.fixture(scope="module")
 def ray_local():
     """One local Ray instance for the module, bound to loopback only."""
-    os.environ.setdefault(RAY_LOOPBACK_ENV, "0")
+    options = local_ray_options(num_cpus=2)
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, logging_level=logging.ERROR)
+    ray.init(**options)
     yield ray
     ray.shutdown()
 
