@@ -150,7 +150,12 @@ def export_style_images(settings, job_dir: Path) -> list[Path]:
 
 
 def needs_training(settings) -> bool:
-    """Training happens only for custom style images or an explicit fit-to-scene."""
+    """Training happens only for custom style images or an explicit fit-to-scene.
+
+    A given model folder (``model_path``) is always applied as it is.
+    """
+    if settings.model_path:
+        return False
     return settings.style_source == "IMAGES" or settings.fit_to_scene
 
 
@@ -186,7 +191,8 @@ def build_restyle_job(context, textures: list[ExportedTexture], settings,
         images.append(spec)
     job: dict = {"kind": "restyle", "images": images, "settings": values}
     if not needs_training(settings):
-        job["model"] = settings.shipped_style
+        job["model"] = (bpy.path.abspath(settings.model_path) if settings.model_path
+                        else settings.shipped_style)
         return job
     steps, size, budget = EFFORT[settings.effort]
     values.update(steps=settings.steps_override or steps, size=size)

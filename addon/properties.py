@@ -55,6 +55,12 @@ class RestyleSettings(bpy.types.PropertyGroup):
     )
     shipped_style: EnumProperty(name="Shipped Style", items=_shipped_style_items)
     style_images: CollectionProperty(type=RestyleStyleImage)
+    model_path: StringProperty(
+        name="Model Folder",
+        description="A trained style model folder (model.json + model.safetensors) applied "
+        "as is, instead of the style above; for scripts and 'python -m core batch'",
+        default="", subtype="DIR_PATH",
+    )
     style_index: IntProperty(name="Active Style Image", default=0)
     fit_to_scene: BoolProperty(
         name="Fit to This Scene",

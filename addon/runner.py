@@ -68,8 +68,12 @@ class RestyleRun:
         self.started = time.monotonic()
         self.prefs = get_prefs(context)
         settings = context.scene.restyle
-        self.style_label = (settings.shipped_style if settings.style_source == "SHIPPED"
-                            else "custom style images")
+        if settings.model_path:
+            self.style_label = f"model {Path(settings.model_path).name}"
+        elif settings.style_source == "SHIPPED":
+            self.style_label = settings.shipped_style
+        else:
+            self.style_label = "custom style images"
         self.discovery: Discovery = discover(objects_materials(objects))
         self.skipped = dict(self.discovery.skipped)
         self.cancel_event = threading.Event()

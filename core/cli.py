@@ -1,7 +1,8 @@
-"""``python -m core styles|train|stylize|serve``: the command line other tools rely on.
+"""``python -m core styles|train|stylize|batch|serve``: the command line other tools rely on.
 
 Errors a user can fix (``RestyleError``) print as one line and exit 1; bad
-options are argparse's (exit 2). Long work shows a text progress bar on stderr.
+options (argparse's, or a ``UsageError`` found before any work starts) exit 2.
+Long work shows a text progress bar on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .device import DEVICE_CHOICES
-from .errors import BadInput, RestyleError
+from .errors import BadInput, RestyleError, UsageError
 from .precision import PRECISION_CHOICES
 
 PROG = "python -m core"
@@ -44,13 +45,37 @@ class ProgressBar:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def clear(self) -> None:
+        """Blank the bar's line so another line can be printed on the terminal."""
+        if self.tty and self.last_shown >= 0:
+            self.stream.write("\r" + " " * 120 + "\r")
+            self.stream.flush()
+
     def close(self) -> None:
         if self.tty and self.last_shown >= 0:
             self.stream.write("\n")
             self.stream.flush()
 
 
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    """Training overrides shared by ``train`` and ``batch --style-image`` (None: defaults)."""
+    parser.add_argument("--steps", type=int, metavar="N", help="training steps")
+    parser.add_argument("--size", type=int, metavar="PX", help="training crop size")
+    parser.add_argument("--seed", type=int, metavar="S")
+
+
+def add_look_options(parser: argparse.ArgumentParser) -> None:
+    """How the style is applied, shared by ``stylize`` and ``batch``; plus ``--device``."""
+    parser.add_argument("--seamless", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full")
+    parser.add_argument("--preserve-color", action="store_true",
+                        help="keep the input's colours, take the style's luminance")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .batch.settings import add_batch_arguments
+
     parser = argparse.ArgumentParser(prog=PROG, description="Restyle's stylizer.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("styles", help="list the shipped and cached style models")
@@ -60,9 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--content", nargs="+", required=True, metavar="PATH", type=Path,
                        help="content images, or folders of them")
     train.add_argument("--out", required=True, metavar="MODEL_DIR", type=Path)
-    train.add_argument("--steps", type=int, metavar="N")
-    train.add_argument("--size", type=int, metavar="PX", help="training crop size")
-    train.add_argument("--seed", type=int, metavar="S")
+    add_train_options(train)
     train.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     train.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                        help=PRECISION_HELP)
@@ -73,14 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--out", required=True, metavar="DIR", type=Path)
     stylize.add_argument("--tile", type=int, metavar="PX",
                          help="tile core size (bounds memory, never changes the result)")
-    stylize.add_argument("--seamless", choices=("auto", "on", "off"), default="auto")
-    stylize.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full")
-    stylize.add_argument("--preserve-color", action="store_true",
-                         help="keep the input's colours, take the style's luminance")
     stylize.add_argument("--scale", type=float, default=1.0, help="stroke scale factor")
-    stylize.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    add_look_options(stylize)
     stylize.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                          help=PRECISION_HELP)
+
+    batch = commands.add_parser(
+        "batch", help="restyle many .blend files on Ray (this machine or a cluster)",
+        description="Restyle .blend files with one style model, one fresh Blender process "
+        "per scene, on a local Ray instance or an existing Ray cluster; writes DIR/batch.json.")
+    add_batch_arguments(batch)
+    add_look_options(batch)
+    add_train_options(batch)
 
     commands.add_parser("serve", help="run the HTTP worker (see 'serve --help')", add_help=False)
     return parser
@@ -158,6 +185,14 @@ def run_stylize(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    """Exit 0 when every scene is done, 1 when any failed (the driver's summary says which)."""
+    from .batch.driver import run_batch as drive
+    from .batch.settings import BatchSettings
+
+    return drive(BatchSettings.from_args(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -171,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_styles()
         if args.command == "train":
             return run_train(args)
+        if args.command == "batch":
+            return run_batch(args)
         return run_stylize(args)
+    except UsageError as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except RestyleError as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 1

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import BadInput
+
+if TYPE_CHECKING:  # imported on use: the command line (and its choices) loads without torch
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """Return the device for ``name``; ``auto`` prefers cuda, then mps, then cpu."""
+    import torch
+
     if name not in DEVICE_CHOICES:
         raise BadInput(f"Unknown device '{name}': use one of {', '.join(DEVICE_CHOICES)}.")
     if name == "auto":

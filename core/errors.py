@@ -9,6 +9,10 @@ class BadInput(RestyleError):
     """An input file or option is unusable (missing, corrupt, unsupported, too large)."""
 
 
+class UsageError(BadInput):
+    """The command line itself is wrong (found before any work started): exit code 2."""
+
+
 class UnknownModel(RestyleError):
     """A style model name or folder does not resolve to a saved model."""
 

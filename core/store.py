@@ -15,15 +15,13 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .device import resolve_device
 from .errors import BadInput, UnknownModel
+
+if TYPE_CHECKING:  # torch is imported by the functions that load or save weights, so
+    import torch  # listing and resolving styles stays fast (the batch driver, the panel)
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -131,6 +129,8 @@ def save_model(generator: torch.nn.Module, meta: dict, out_dir: Path) -> Path:
     full.setdefault("style_images", [])
     full.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
     full.setdefault("restyle_version", __version__)
+    from safetensors.torch import save_file
+
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in generator.state_dict().items()}
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +157,8 @@ _memo_lock = threading.Lock()
 
 def load_model(name_or_dir: str, device: str = "auto") -> StyleModel:
     """Load a style by name or folder; memoised on (folder, weights mtime, device)."""
+    from .device import resolve_device
+
     folder = resolve_model_dir(name_or_dir)
     dev = resolve_device(device)
     weights = folder / WEIGHTS_FILE
@@ -171,6 +173,9 @@ def load_model(name_or_dir: str, device: str = "auto") -> StyleModel:
 
 
 def _load_uncached(folder: Path, device: torch.device) -> StyleModel:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     from .model.generator import build_generator
 
     meta = _read_meta(folder)

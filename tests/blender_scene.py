@@ -27,12 +27,6 @@ def venv_python() -> Path:
     return ROOT / ".venv" / "bin" / "python"
 
 
-def blender_ext_tool(bpy_module) -> Path:
-    """Blender's extension command line tool (build/validate), shipped inside bpy."""
-    scripts = Path(bpy_module.utils.system_resource("SCRIPTS"))
-    return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
-
-
 def act_when(find: Callable[[], object], action: Callable[[object], None],
              timeout: float = 300.0) -> threading.Thread:
     """From a thread, call ``action(x)`` once ``find()`` returns something (``x``): what a

@@ -10,12 +10,11 @@ it the way a user would. Tests that do not ask for these fixtures never import b
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from blender_scene import ADDON_MODULE, ROOT, blender_ext_tool, build_test_scene, venv_python
+from blender_scene import ADDON_MODULE, build_test_scene, venv_python
 
 
 @pytest.fixture(scope="session")
@@ -43,17 +42,15 @@ def bpy_module(blender_user_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def extension_zip(bpy_module, tmp_path_factory) -> Path:
-    """The extension zip built from the working tree by Blender's tool (once per session)."""
-    tool = blender_ext_tool(bpy_module)
-    out = tmp_path_factory.mktemp("ext_build")
-    for args in (["validate", str(ROOT)],
-                 ["build", "--source-dir", str(ROOT), "--output-dir", str(out)]):
-        done = subprocess.run([sys.executable, str(tool), *args], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"blender_ext.py {args[0]} failed:\n{done.stdout}\n{done.stderr}")
-    zips = sorted(out.glob("*.zip"))
-    assert len(zips) == 1, f"expected one zip in {out}, got {zips}"
-    return zips[0]
+    """The extension zip built from the working tree by Blender's tool (once per session),
+    validated first; built by the same function ``python -m core batch`` uses."""
+    from core.batch.extension import build_extension
+    from core.errors import BadInput
+
+    try:
+        return build_extension(tmp_path_factory.mktemp("ext_build"), validate=True)
+    except BadInput as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")
