@@ -170,11 +170,12 @@ def test_non_loopback_clients_must_upload(tmp_path: Path, inputs: Path,
 
 
 def test_old_jobs_and_uploads_are_deleted(make_client, inputs: Path) -> None:
-    client = make_client(extra_args=["--keep-hours", str(1.5 / 3600)])  # keep 1.5 s
+    client = make_client(extra_args=["--keep-hours", str(5 / 3600)])  # keep 5 s
     upload = client.upload(inputs / "content.png")
     job_id = client.submit("train", styles=[upload], content=[upload],
                            settings={"steps": 100_000, "size": 32, "batch": 1})
-    assert client.cancel(job_id)["state"] in ("running", "cancelled")
+    state = client.cancel(job_id)
+    assert state["state"] in ("running", "cancelled"), state.get("message")
     uploaded = Path(client.jobs_dir) / "uploads" / upload
     assert uploaded.is_dir()
 
