@@ -13,6 +13,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +115,13 @@ def png_with_size(path: Path, width: int, height: int) -> None:
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def wait_until(condition, timeout: float) -> bool:
+    """Poll ``condition`` until true or ``timeout`` passes (a bound, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from served import START_S
+from served import START_S, wait_until
 
 from addon.worker.client import (
     EXTENSION_ROOT,
@@ -34,16 +34,6 @@ def running(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
-def wait_until(condition, timeout: float) -> bool:
-    """Poll ``condition`` until true or ``timeout`` passes (a bound, not a measurement)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_killed_worker_is_reported_then_replaced(make_client, inputs: Path,

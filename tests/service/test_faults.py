@@ -13,21 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from served import JOB_S, START_S, png_with_size, serve
+from served import JOB_S, START_S, png_with_size, serve, wait_until
 
 from addon.worker.client import WorkerClient, WorkerError
 
 JSON = {"Content-Type": "application/json"}
-
-
-def wait_for(condition, timeout: float) -> bool:
-    """Poll ``condition`` until true or ``timeout`` passes (a bound, not a measurement)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_jobs_run_when_every_log_write_fails(tmp_path: Path, inputs: Path,
@@ -163,7 +153,7 @@ def test_stray_folders_of_a_killed_worker_are_pruned(make_client) -> None:
         os.utime(folder, (three_days, three_days))
     client.wait_ready(START_S)
     try:
-        assert wait_for(lambda: not old_job.exists() and not old_upload.exists()
+        assert wait_until(lambda: not old_job.exists() and not old_upload.exists()
                         and not old_partial.exists(), 30)
         assert young_job.is_dir()  # maybe another worker's, and not old: kept
         assert (user_folder / "results" / "file.png").is_file()  # not a name we make: kept
