@@ -27,6 +27,8 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
 SHIPPED_DIR = Path(__file__).resolve().parent / "styles"
+#: The base generator new styles are warm-started from (not a style: never listed).
+BASE_DIR = Path(__file__).resolve().parent / "data" / "base_generator"
 
 
 @dataclass

@@ -9,7 +9,12 @@ held-out judging textures (``../shared/textures``). Run from the extension root:
     .venv/bin/python scripts/ship_styles.py                 # all four, one after another
     .venv/bin/python scripts/ship_styles.py wave --out /tmp/styles
 
-A fixed step count (no time budget) makes each model reproducible from its seed.
+The styles are warm-started from the base generator in ``core/data/base_generator``,
+as every new style is; ``base`` retrains that first, from scratch on all four paintings
+(a longer run with bigger batches). A fixed step count (no time budget) makes each
+model reproducible from its seed.
+
+    .venv/bin/python scripts/ship_styles.py base            # the base, then retrain all
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.store import BASE_DIR  # noqa: E402
 from core.training.trainer import TrainSettings, train_style  # noqa: E402
 
 STYLE_DIR = ROOT / "core" / "data" / "styles"
@@ -34,9 +40,23 @@ SHIPPED: dict[str, str] = {
 }
 
 
+BASE = "base"
+#: The base generator's run: from scratch, all paintings at once, 4x the default's work.
+BASE_SETTINGS = TrainSettings(device="cpu", steps=1200, batch=4, warm_start=False, name=BASE,
+                              description="Base generator: new styles start from it.")
+
+
 def settings_for(name: str) -> TrainSettings:
     """The exact settings of a shipped style: the training defaults, named."""
     return TrainSettings(device="cpu", name=name, description=SHIPPED[name])
+
+
+def train_base(contents: list[Path]) -> None:
+    """Retrain ``core/data/base_generator`` on every shipped painting."""
+    start = time.monotonic()
+    paintings = [STYLE_DIR / f"{name}.jpg" for name in SHIPPED]
+    train_style(paintings, contents, BASE_DIR, BASE_SETTINGS, progress=_printer(BASE))
+    print(f"[{BASE}] saved {BASE_DIR} in {time.monotonic() - start:.0f} s", flush=True)
 
 
 def _printer(name: str):
@@ -53,11 +73,15 @@ def _printer(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the shipped default styles.")
-    parser.add_argument("names", nargs="*", default=list(SHIPPED), choices=list(SHIPPED))
+    parser.add_argument("names", nargs="*", default=list(SHIPPED), choices=[BASE, *SHIPPED])
     parser.add_argument("--out", type=Path, default=ROOT / "core" / "styles")
     args = parser.parse_args(argv)
     contents = sorted((ROOT / "demo" / "assets").glob("*/*.jpg"))
-    for name in args.names:
+    names = args.names
+    if BASE in names:
+        train_base(contents)
+        names = [n for n in names if n != BASE] or list(SHIPPED)
+    for name in names:
         start = time.monotonic()
         folder = train_style([STYLE_DIR / f"{name}.jpg"], contents, args.out / name,
                              settings_for(name), progress=_printer(name))

@@ -3,7 +3,7 @@
 With a UI the set-up runs in a background thread and a timer redraws the progress in
 Preferences and the sidebar; headless (``blender -b``, the bpy module) the operator waits
 for it, so studios can script it. Downloads happen only when Blender may go online
-(``bpy.app.online_access``); a wheel folder needs no network.
+(``downloads_forbidden``); a wheel folder needs no network.
 """
 
 from __future__ import annotations
@@ -22,12 +22,29 @@ from . import env, installer, torch_builds
 from .location import setup_log_path, worker_env_dir
 
 _TICK_S = 0.25
+#: Set to 1 to forbid downloads in headless runs too (like blender --offline-mode).
+OFFLINE_ENV = "RESTYLE_OFFLINE"
 OFFLINE_MESSAGE = (
     "Blender is set to work offline, so Restyle does not download the worker's packages. "
     "Allow it in Edit > Preferences > System > Network > Allow Online Access (in scripts: "
-    "bpy.context.preferences.system.use_online_access = True), or use Install from Wheel "
+    "bpy.context.preferences.system.use_online_access = True; headless runs are offline "
+    f"only with --offline-mode or {OFFLINE_ENV}=1), or use Install from Wheel "
     "Folder with a folder made by scripts/download_wheels.py on a machine with internet."
 )
+
+
+def downloads_forbidden() -> bool:
+    """Whether the set-up may not download packages.
+
+    With a UI, Blender's Allow Online Access decides. Headless (``blender -b``, the bpy
+    module) there is no first-start prompt to answer, so a script that asks for the set-up
+    has consented, unless Blender was started with ``--offline-mode`` or RESTYLE_OFFLINE=1.
+    """
+    if os.environ.get(OFFLINE_ENV) == "1":
+        return True
+    if bpy.app.background and not bpy.app.online_access_override:
+        return False
+    return not bpy.app.online_access
 
 _job: installer.SetupJob | None = None
 
@@ -65,7 +82,7 @@ def _preflight(prefs, wheel_dir: Path | None, repair: bool) -> str:
         if not wheel_dir.is_dir() or not any(wheel_dir.glob("*.whl")):
             return (f"No .whl files in '{wheel_dir}': make a wheel folder with "
                     "scripts/download_wheels.py (see README) and pick that folder.")
-    elif not bpy.app.online_access:
+    elif downloads_forbidden():
         return OFFLINE_MESSAGE
     folder = worker_env_dir()
     if not env.is_ours(folder):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-import bpy
-
 from . import env, installer, torch_builds
 from .location import worker_env_dir
-from .operators import OFFLINE_MESSAGE, current_job
+from .operators import OFFLINE_MESSAGE, current_job, downloads_forbidden
 
 _WRAP = 90
 
@@ -51,7 +49,7 @@ def draw_setup(layout, prefs) -> None:
     else:
         box.label(text="No local worker yet: the set-up downloads torch and the stylizer's "
                   "packages (about 0.8 GB on disk for CPU)", icon="INFO")
-    if not bpy.app.online_access:
+    if downloads_forbidden():
         _lines(box, OFFLINE_MESSAGE, "INTERNET_OFFLINE")
     row = box.row(align=True)
     row.label(text="Torch build:")

@@ -45,7 +45,6 @@ DEFAULT_TILE = 1024
 #: the memory, so cores are kept to LARGE_IMAGE_TILE (an 8K texture stays under 1 GB).
 LARGE_IMAGE_PIXELS = 4096 * 4096
 LARGE_IMAGE_TILE = 512
-MIRROR_BORDER = 16  # pixels of mirrored image around a non-seamless image
 STATS_CROP = 256
 STATS_CROPS = 32  # at most; about STATS_SHARE of the image, at least 4 crops
 STATS_SHARE = 0.08
@@ -127,18 +126,17 @@ class _Tiler:
                  wrap: tuple[bool, bool]) -> None:
         self.rgb, self.wrap = rgb, wrap
         self.height, self.width = rgb.shape[:2]
-        self.multiple = int(getattr(generator, "multiple", 1))
-        self.context = _round_up(int(getattr(generator, "context", 0)), self.multiple)
+        self.multiple = int(generator.multiple)  # every registered generator declares both
+        self.context = _round_up(int(generator.context), self.multiple)
         self.band = self.multiple * max(1, 8 // self.multiple)
         if self.height * self.width > LARGE_IMAGE_PIXELS:
             tile = min(tile, LARGE_IMAGE_TILE)
         tile = max(_round_up(tile, self.multiple), 4 * self.band)
         self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
-        # Beyond the image: the wrapped-around image on a seamless axis (a full context of
-        # it), else a short mirrored border, which keeps the generator's own zero padding
-        # (and its edge artefacts) outside the kept pixels.
-        mirror = _round_up(MIRROR_BORDER, self.multiple)
-        self.border = tuple(self.context if w else mirror for w in wrap)
+        # Beyond the image, a full context of it: wrapped around on a seamless axis, else
+        # mirrored. The generator's own zero padding then never reaches a kept pixel (a
+        # shorter mirror left a band up to 64 px wide along non-seamless edges).
+        self.border = (self.context, self.context)
         self.rows = _cores(self.padded[0], tile, self.multiple)
         self.cols = _cores(self.padded[1], tile, self.multiple)
 

@@ -62,7 +62,7 @@ def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 class _LowPass(nn.Module):
-    """Fixed Gaussian blur (sigma 2 px) of the RGB input before the 1/4-resolution path.
+    """Fixed Gaussian blur (sigma 3 px) of the RGB input before the 1/4-resolution path.
 
     Space-to-depth keeps every pixel, so without it the coarse path sees detail finer
     than its 4 px grid aliased; mixed back with the sharp full-resolution input, an
@@ -70,9 +70,9 @@ class _LowPass(nn.Module):
     lattice. Blurred first, the coarse path carries only what its grid can hold.
     """
 
-    radius = 6
+    radius = 9
 
-    def __init__(self, sigma: float = 2.0) -> None:
+    def __init__(self, sigma: float = 3.0) -> None:
         super().__init__()
         t = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
         k = torch.exp(-(t**2) / (2 * sigma**2))

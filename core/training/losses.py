@@ -61,13 +61,6 @@ def _subsample(x: torch.Tensor, samples: int) -> torch.Tensor:
     return x[..., ::step] if step > 1 else x
 
 
-def _some(x: torch.Tensor, count: int, gen: torch.Generator) -> torch.Tensor:
-    """At most ``count`` random columns of a (rows, positions) matrix."""
-    if x.shape[1] <= count:
-        return x
-    return x[:, torch.randperm(x.shape[1], generator=gen)[:count].to(x.device)]
-
-
 def structure_loss(output: torch.Tensor, source: torch.Tensor,
                    sigmas: tuple[float, ...] = (1.0, 4.0)) -> torch.Tensor:
     """How far the output's luminance structure is from the input's, blind to tone.
@@ -103,40 +96,75 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
+def _octaves(x: torch.Tensor, scales: int, patch: int) -> list[torch.Tensor]:
+    """``x`` at up to ``scales`` octaves (2x2 average pooling: a box filter before the
+    decimation, so no aliasing lattice), while a ``patch`` still fits."""
+    levels = []
+    for octave in range(scales):
+        if octave:
+            x = F.avg_pool2d(x, 2)
+        if min(x.shape[-2:]) < patch:
+            break
+        levels.append(x)
+    return levels
+
+
+def _patch_rows(x: torch.Tensor, patch: int, count: int, gen: torch.Generator) -> torch.Tensor:
+    """At most ``count`` random ``patch`` x ``patch`` windows of a batch, one per row."""
+    cols = F.unfold(x, patch)  # (N, C*patch*patch, positions)
+    rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    if rows.shape[0] > count:
+        rows = rows[torch.randperm(rows.shape[0], generator=gen)[:count].to(x.device)]
+    return rows
+
+
+class StylePatches:
+    """The style's raw-pixel patch distributions, measured once: sorted projections
+    on fixed sets of random directions, at every octave (GPDM, Elnekave & Weiss 2022).
+
+    Brush marks, their colours and their edges are patch statistics, so this is what
+    carries strokes. Measuring the style side once per direction set (``sets`` style
+    batches, each with its own directions) leaves one projection and one sort of the
+    output per octave to each step; rotating through the sets still slices the patch
+    space in ``sets`` times as many directions as one step uses.
+    """
+
+    def __init__(self, batches: list[torch.Tensor], gen: torch.Generator, patch: int = 5,
+                 scales: int = 4, directions: int = 64, samples: int = 8192) -> None:
+        self.patch, self.samples = patch, samples
+        self.sets = []
+        for style in batches:
+            octaves = []
+            for x in _octaves(style.detach(), scales, patch):
+                w = random_directions(x.shape[1] * patch * patch, directions, gen, x.device)
+                b = (_patch_rows(x, patch, samples, gen) @ w).T  # (directions, positions)
+                octaves.append((w, torch.sort(b, dim=1).values, b.var(dim=1, keepdim=True)))
+            self.sets.append(octaves)
+
+    def distance(self, output: torch.Tensor, gen: torch.Generator, which: int = 0) -> torch.Tensor:
+        """Sliced Wasserstein distance of the output batch's patches to direction set
+        ``which``: pooled over the batch, each direction divided by the style's variance
+        along it, so every octave weighs the same."""
+        octaves = self.sets[which % len(self.sets)]
+        total = output.new_zeros(())
+        for (w, b_sorted, var), x in zip(octaves, _octaves(output, len(octaves), self.patch),
+                                         strict=False):
+            a_sorted = torch.sort((_patch_rows(x, self.patch, self.samples, gen) @ w).T,
+                                  dim=1).values
+            if b_sorted.shape[1] != a_sorted.shape[1]:
+                b_sorted = F.interpolate(b_sorted[None], size=a_sorted.shape[1], mode="linear",
+                                         align_corners=True)[0]
+            total = total + ((a_sorted - b_sorted).square() / (var + 1e-4)).mean()
+        return total / len(octaves)
+
+
 def patch_sliced_wasserstein(
     output: torch.Tensor, style: torch.Tensor, gen: torch.Generator,
     patch: int = 5, scales: int = 4, directions: int = 64, samples: int = 8192,
 ) -> torch.Tensor:
-    """Sliced Wasserstein distance between the raw-pixel patch distributions of two
-    batches, at ``scales`` octaves (GPDM, Elnekave & Weiss 2022).
-
-    Every ``patch`` x ``patch`` colour patch is projected on random unit directions
-    (one valid convolution); the sorted projections of output and style are compared,
-    pooled over the batch (at most ``samples`` random positions of each side: sorting
-    is the cost). Brush marks, their colours and their edges are patch
-    statistics, so this is what carries strokes. Each direction's distance is divided
-    by the style's variance along it, so every octave weighs the same. Octaves are
-    made with 2x2 average pooling (a box filter before the decimation, no aliasing
-    lattice).
-    """
-    total = output.new_zeros(())
-    for octave in range(scales):
-        if octave:
-            output, style = F.avg_pool2d(output, 2), F.avg_pool2d(style, 2)
-        if min(output.shape[-2:]) < patch or min(style.shape[-2:]) < patch:
-            break
-        w = torch.randn(directions, output.shape[1], patch, patch, generator=gen)
-        w = (w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)).to(output.device)
-        a = _some(F.conv2d(output, w).transpose(0, 1).flatten(1), samples, gen)
-        b = _some(F.conv2d(style.detach(), w).transpose(0, 1).flatten(1), samples, gen)
-        a_sorted = torch.sort(a, dim=1).values
-        b_sorted = torch.sort(b, dim=1).values
-        if b_sorted.shape[1] != a_sorted.shape[1]:
-            b_sorted = F.interpolate(b_sorted[None], size=a_sorted.shape[1], mode="linear",
-                                     align_corners=True)[0]
-        scale = b.var(dim=1, keepdim=True) + 1e-4
-        total = total + ((a_sorted - b_sorted).square() / scale).mean()
-    return total / scales
+    """Patch sliced Wasserstein distance of two batches on one fresh set of directions."""
+    target = StylePatches([style], gen, patch, scales, directions, samples)
+    return target.distance(output, gen)
 
 
 def colour_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:

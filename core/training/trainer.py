@@ -27,18 +27,22 @@ from ..model.features import build_features
 from ..model.generator import Generator, build_generator
 from ..precision import resolve_precision
 from ..progress import ProgressFn, check_cancel, report
-from ..store import load_model, models_dir, save_model
+from ..store import BASE_DIR, load_model, models_dir, save_model
 from . import losses
 from .data import content_sampler, expand_paths, load_rgb, style_sampler
+
+#: Style batches measured up front for the patch term, each on its own directions.
+STYLE_SETS = 16
+CHANNELS_LAST = torch.channels_last
 
 
 @dataclass
 class TrainSettings:
     """Every knob of a training run; ``asdict`` is stored in model.json and keys the cache."""
 
-    steps: int = 800  # about 2 minutes on 2 CPU cores
+    steps: int = 450  # about 2.5 minutes on 2 CPU cores, warm-started from the base
     size: int = 128  # crop size in pixels (a multiple of 8)
-    batch: int = 4
+    batch: int = 2
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16: the autocast of generator and critic forwards
@@ -52,7 +56,8 @@ class TrainSettings:
     octaves: int = 4  # patch scales: 1, 1/2, 1/4, ... of the crop
     preserve_color: bool = False
     time_budget_s: float | None = None
-    init_from: str | None = None
+    init_from: str | None = None  # a style to fine-tune (name or folder); wins over warm_start
+    warm_start: bool = True  # start from the shipped base generator (default arch only)
     style_scale: float = 1.0  # style image resampling before cropping (stroke size)
     adv_start: float = 0.2  # fraction of the run before the critic's term starts
     adv_ramp: float = 0.2  # fraction of the run over which it ramps to full weight
@@ -87,12 +92,18 @@ def _load_all(paths: list[Path], role: str) -> list[torch.Tensor]:
 
 
 def _initial_generator(settings: TrainSettings) -> Generator:
-    if settings.init_from:
-        base = load_model(settings.init_from, device="cpu").generator
-        generator = build_generator(**base.arch)
-        generator.load_state_dict(base.state_dict())
-        return generator
-    return build_generator(**settings.arch)
+    """A copy of the ``init_from`` style, else of the base generator (trained once on
+    several paintings: it already keeps structure and paints marks, so a new painting
+    needs only a few hundred steps), else a fresh identity generator."""
+    source = settings.init_from
+    if source is None and settings.warm_start and not settings.arch and BASE_DIR.is_dir():
+        source = str(BASE_DIR)
+    if source is None:
+        return build_generator(**settings.arch)
+    base = load_model(source, device="cpu").generator
+    generator = build_generator(**base.arch)
+    generator.load_state_dict(base.state_dict())
+    return generator
 
 
 def _eta(start: float, fraction: float) -> str:
@@ -111,14 +122,19 @@ class _Run:
         self.precision = resolve_precision(self.device, settings.precision)
         torch.manual_seed(settings.seed)
         self.gen = torch.Generator().manual_seed(settings.seed)
-        self.G = _initial_generator(settings).to(self.device).train()
-        self.D = PatchDiscriminator().to(self.device).train()
+        # Channels-last is oneDNN's fast layout for these small convs (about 1.3x here).
+        self.G = _initial_generator(settings).to(self.device, memory_format=CHANNELS_LAST).train()
+        self.D = PatchDiscriminator().to(self.device, memory_format=CHANNELS_LAST).train()
         self.features = (build_features(settings.features).to(self.device)
                          if settings.feature_weight else None)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr, betas=(0.5, 0.99))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=settings.lr, betas=(0.5, 0.99))
         self.content = content_sampler(contents, settings.size, self.gen)
         self.style = style_sampler(styles, settings.size, self.gen, settings.style_scale)
+        self.style_patches = losses.StylePatches(
+            [self._styled_view(self.style.batch(settings.batch).to(self.device))
+             for _ in range(STYLE_SETS)], self.gen, settings.patch, settings.octaves)
+        self.steps_done = 0
 
     def adv_factor(self, fraction: float) -> float:
         if self.s.adv_weight <= 0 or fraction < self.s.adv_start:
@@ -146,8 +162,8 @@ class _Run:
 
     def step(self, fraction: float) -> dict[str, float]:
         s, dev = self.s, self.device
-        content = self.content.batch(s.batch).to(dev)
-        style = self._styled_view(self.style.batch(s.batch).to(dev))
+        content = self.content.batch(s.batch).to(dev, memory_format=CHANNELS_LAST)
+        style = self._styled_view(self.style.batch(s.batch).to(dev, memory_format=CHANNELS_LAST))
         out = self._run(self.G, content)
         seen = self._styled_view(out)
         adv = self.adv_factor(fraction)
@@ -162,7 +178,7 @@ class _Run:
             self.opt_d.step()
 
         terms = {
-            "style": losses.patch_sliced_wasserstein(seen, style, self.gen, s.patch, s.octaves),
+            "style": self.style_patches.distance(seen, self.gen, self.steps_done),
             "content": losses.structure_loss(out, content),
         }
         total = s.style_weight * terms["style"] + s.content_weight * terms["content"]
@@ -181,6 +197,7 @@ class _Run:
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()
+        self.steps_done += 1
         return {**{k: float(v.detach()) for k, v in terms.items()}, "total": float(total.detach())}
 
     def _feature_distance(self, seen: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

@@ -151,3 +151,17 @@ def test_structure_loss_ignores_tone_and_sees_moved_edges(images):
     moved = content.flip(3)
     assert float(losses.structure_loss(recoloured, content)) < 0.2
     assert float(losses.structure_loss(moved, content)) > 0.5
+
+
+def test_default_arch_warm_starts_from_the_shipped_base_generator():
+    from core.store import BASE_DIR, load_model
+    from core.training.trainer import _initial_generator
+
+    base = load_model(str(BASE_DIR), device="cpu").generator
+    warm = _initial_generator(TrainSettings())
+    for (k, a), b in zip(warm.state_dict().items(), base.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert warm is not base  # a copy: training never changes the shipped base
+    assert not _initial_generator(TrainSettings(warm_start=False)).head.weight.any()
+    tiny = _initial_generator(TrainSettings(**TINY))  # another arch: a fresh identity
+    assert tiny.arch["width"] == 8 and not tiny.head.weight.any()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import threading
@@ -115,7 +116,9 @@ def main() -> int:
     started = time.monotonic()  # the artist's Blender is already running: time from the zip
     install_extension(bpy, args.zip)
     out: dict = {"installed_s": time.monotonic() - started, "before": setup_state(bpy)}
-    bpy.context.preferences.system.use_online_access = args.scenario != "offline"
+    if args.scenario == "offline":  # headless, only an explicit request makes it offline
+        bpy.context.preferences.system.use_online_access = False
+        os.environ["RESTYLE_OFFLINE"] = "1"
     if args.scenario == "cancel":
         watcher = cancel_when_installing()
         out["setup"] = run_setup(bpy)
