@@ -41,8 +41,8 @@ SHIPPED: dict[str, str] = {
 
 
 BASE = "base"
-#: The base generator's run: from scratch, all paintings at once, 4x the default's work.
-BASE_SETTINGS = TrainSettings(device="cpu", steps=1200, batch=4, warm_start=False, name=BASE,
+#: The base generator's run: from scratch, all paintings at once, 5x the default's work.
+BASE_SETTINGS = TrainSettings(device="cpu", steps=1000, batch=4, warm_start=False, name=BASE,
                               description="Base generator: new styles start from it.")
 
 

@@ -1,16 +1,18 @@
 """The feed-forward stylizer network, shaped for CPU speed and free of lattices.
 
 Almost all compute runs at 1/4 and 1/8 of the input resolution: the image is
-folded into channels by space-to-depth (``pixel_unshuffle``) and processed by
-small residual blocks. The way back up is bilinear interpolation, never
-``pixel_shuffle`` or transposed convolutions: a 4x bilinear upsampling is a
-triangle filter whose spectrum is zero at the period-4 (and, from 1/8, the
-period-8) lattice frequencies, so the network cannot paint the grid an
-independently initialised shuffle draws. Two small full-resolution convs then
-sharpen the marks using the input's own pixels. The output is a linear
-residual added to the input, so nothing saturates the way a sigmoid head does,
-and an untrained network (zero head) is the identity. Every norm is a
-``TileNorm`` so tiled inference can share one image's statistics.
+blurred, folded into channels by space-to-depth (``pixel_unshuffle``) and
+processed by small residual blocks. The output is the input plus three residuals,
+one per resolution: a full-resolution one from three small convs on the input's
+own pixels (grain, edges, fine marks), and one from each of the 1/4 and 1/8
+levels, brought up by bilinear interpolation and added. Nothing nonlinear ever
+runs after an upsampling: a bilinear x4 (x8) step is a triangle filter whose
+spectrum is zero at the period-4 (period-8) lattice frequencies, but a ReLU or a
+norm applied to its piecewise-linear output turns the grid's kinks into exactly
+that lattice (the previous generator painted a period-8 grid over a check pattern
+this way). Added linearly, the coarse residuals cannot. An untrained network
+(zero heads) is the identity. Every norm is a ``TileNorm`` so tiled inference can
+share one image's statistics.
 
 Networks are picked by name from ``GENERATORS`` (``build_generator``); every
 entry declares ``multiple`` (its input side must be a multiple of it) and
@@ -27,9 +29,9 @@ from torch.nn import functional as F
 
 from .norm import TileNorm
 
-ARCH_TYPE = "restyle-gen2"
+ARCH_TYPE = "restyle-gen3"
 #: Generator types older releases wrote; their files need retraining.
-RETIRED_TYPES = ("restyle-gen",)
+RETIRED_TYPES = ("restyle-gen", "restyle-gen2")
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -96,34 +98,33 @@ class Generator(nn.Module):
         super().__init__()
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
                      "blocks": blocks, "fine": fine}
-        # Receptive radius in input pixels: each 3x3 conv at 1/s resolution reaches s
-        # pixels (stem, merge at 1/4; down and two per block at 1/8), the space-to-depth
-        # block (4), the input blur (6) and the bilinear steps (8 + 4) widen it, plus 2
-        # full-resolution convs.
-        radius = 4 * 2 + 8 * (1 + 2 * blocks) + 4 + _LowPass.radius + 12 + 2
+        # Receptive radius in input pixels: the input blur and the space-to-depth block,
+        # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
+        # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
+        # block, head: 16 + 4) and the full-resolution convs (3) reach less.
+        radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
         self.context = -(-radius // self.multiple) * self.multiple
         self.low_pass = _LowPass()
         self.stem = _ConvNorm(3 * 16, width)  # at 1/4
+        self.quarter = _ResBlock(width)
+        self.quarter_head = _conv(width, 3)  # the 1/4 RGB residual
         self.down = _ConvNorm(width, deep_width, stride=2)  # to 1/8
         self.blocks = nn.Sequential(*[_ResBlock(deep_width) for _ in range(blocks)])
-        self.up = nn.Conv2d(deep_width, width, 1)  # bilinear x2 back to 1/4
-        self.merge = _ConvNorm(width * 2, width)  # upsampled deep path + stem skip
-        self.to_fine = nn.Conv2d(width, fine, 1)  # bilinear x4 to full resolution
+        self.deep_head = nn.Conv2d(deep_width, 3, 1)  # the 1/8 RGB residual
         self.skin = _conv(3, fine)  # the input's own full-resolution detail
         self.sharpen = _conv(fine, fine)
-        self.head = _conv(fine, 3)  # the RGB residual
-        nn.init.zeros_(self.head.weight)  # start as the identity
-        nn.init.zeros_(self.head.bias)
+        self.head = _conv(fine, 3)  # the full-resolution RGB residual
+        for head in (self.quarter_head, self.deep_head, self.head):  # start as the identity
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         centred = x * 2.0 - 1.0
         stem = self.stem(F.pixel_unshuffle(self.low_pass(centred), 4))
         deep = self.blocks(self.down(stem))
-        up = F.relu(_upsample(self.up(deep), 2))
-        merged = self.merge(torch.cat([up, stem], dim=1))
-        fine = F.relu(_upsample(self.to_fine(merged), 4) + self.skin(centred))
-        sharp = F.relu(self.sharpen(fine))
-        return x + self.head(sharp)
+        fine = self.head(F.relu(self.sharpen(F.relu(self.skin(centred)))))
+        quarter = _upsample(self.quarter_head(self.quarter(stem)), 4)
+        return x + fine + quarter + _upsample(self.deep_head(deep), 8)
 
 
 #: Every generator type by the name model.json stores in ``architecture.type``.
