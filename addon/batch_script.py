@@ -157,7 +157,7 @@ def gather_scene(spec: dict, args: dict, index: int) -> dict:
     folder = Path(args["gather_dir"]) / f"{index:03d}"
     skipped: dict[str, str] = {}
     max_size = args["look"].get("max_size") or bpy.context.scene.restyle.max_size
-    exported = addon("jobs").export_textures(uses, folder, max_size, skipped)
+    exported = addon("job_inputs").export_textures(uses, folder, max_size, skipped)
     return {"scene": str(blend), "state": "done", "textures": [str(t.path) for t in exported],
             "skipped": skipped}
 

@@ -18,7 +18,7 @@ import bpy
 
 from . import session
 from .discovery import Discovery, discover, objects_materials
-from .jobs import (
+from .job_inputs import (
     ExportedTexture,
     build_restyle_job,
     export_style_images,
