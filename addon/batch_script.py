@@ -184,7 +184,8 @@ def main(argv: list[str]) -> int:
             else:
                 outcome = restyle_scene(spec, args, kill=args.get("kill") == spec["blend"])
         except Exception as exc:  # one scene's failure is reported, the next one still runs
-            message = str(exc) if isinstance(exc, RuntimeError) else (
+            shown = (RuntimeError, addon("errors").AddonError)  # messages meant for people
+            message = str(exc) if isinstance(exc, shown) else (
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             outcome = {"scene": spec["blend"], "state": "failed", "error": message}
         outcome["seconds"] = round(time.monotonic() - started, 3)
