@@ -157,7 +157,7 @@ def gather_scene(spec: dict, args: dict, index: int) -> dict:
     folder = Path(args["gather_dir"]) / f"{index:03d}"
     skipped: dict[str, str] = {}
     max_size = args["look"].get("max_size") or bpy.context.scene.restyle.max_size
-    exported = addon("jobs").export_textures(uses, folder, max_size, skipped)
+    exported = addon("job_inputs").export_textures(uses, folder, max_size, skipped)
     return {"scene": str(blend), "state": "done", "textures": [str(t.path) for t in exported],
             "skipped": skipped}
 
@@ -184,7 +184,8 @@ def main(argv: list[str]) -> int:
             else:
                 outcome = restyle_scene(spec, args, kill=args.get("kill") == spec["blend"])
         except Exception as exc:  # one scene's failure is reported, the next one still runs
-            message = str(exc) if isinstance(exc, RuntimeError) else (
+            shown = (RuntimeError, addon("errors").AddonError)  # messages meant for people
+            message = str(exc) if isinstance(exc, shown) else (
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             outcome = {"scene": spec["blend"], "state": "failed", "error": message}
         outcome["seconds"] = round(time.monotonic() - started, 3)

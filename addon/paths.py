@@ -1,4 +1,4 @@
-"""Where things are: the extension root (holds ``core``), shipped styles, output folders.
+"""Where things are: shipped styles and their paintings (in ``core``), output folders.
 
 Pure ``os``/``pathlib`` plus ``bpy.path`` for .blend-relative paths; reading the shipped
 styles' JSON from disk lets the panel list them without starting the worker or torch.
@@ -10,8 +10,8 @@ import json
 import os
 from pathlib import Path
 
-#: The extension's root folder: ``core`` and ``addon`` live side by side in it.
-EXTENSION_ROOT = Path(__file__).resolve().parent.parent
+from ..core.protocol import EXTENSION_ROOT
+
 SHIPPED_STYLES = EXTENSION_ROOT / "core" / "styles"
 STYLE_PAINTINGS = EXTENSION_ROOT / "core" / "data" / "styles"
 

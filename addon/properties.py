@@ -123,7 +123,6 @@ class RestyleSettings(bpy.types.PropertyGroup):
                                 subtype="FACTOR")
     job_phase: StringProperty(name="Phase", default="")
     job_eta: FloatProperty(name="ETA (s)", default=-1.0)
-    cancel_requested: BoolProperty(name="Cancel Requested", default=False)
     last_report: StringProperty(name="Last Report", default="")
 
 

@@ -8,7 +8,6 @@ a cancel or a dead worker leaves it exactly as it was.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import threading
 import time
@@ -16,9 +15,10 @@ from pathlib import Path
 
 import bpy
 
+from ..core import protocol
 from . import session
 from .discovery import Discovery, discover, objects_materials
-from .jobs import (
+from .job_inputs import (
     ExportedTexture,
     build_restyle_job,
     export_style_images,
@@ -28,38 +28,26 @@ from .jobs import (
 from .paths import output_folder
 from .preferences import get_prefs
 from .render.content import RenderContent, render_content_steps
-from .worker.background import BackgroundCall
-from .worker.client import (
-    STALL_TIMEOUT_S,
-    JobStalled,
-    ProgressWatch,
-    WorkerDied,
-    WorkerError,
-    WorkerTimeout,
-)
+from .worker import worker_job
+from .worker.client import WorkerDied
+from .worker.worker_job import WorkerHung, WorkerJob
 from .writeback import apply_results, showing_originals
 
 #: Runs in progress, by scene name (one per scene); the cancel operator looks here.
 ACTIVE: dict[str, RestyleRun] = {}
 
 RUNNING, DONE, FAILED, CANCELLED = "RUNNING", "DONE", "FAILED", "CANCELLED"
-#: A worker that has not answered any request for this long is taken as hung (seconds).
-NO_ANSWER_S = 60.0
 #: Shown (and checked by the operators' poll) while a run is going.
 BUSY_MESSAGE = "A Restyle run is already going: cancel it or wait"
 REVERT_BUSY_MESSAGE = "A Restyle run is going: cancel it or wait for it before reverting"
-
-
-class _Hung(WorkerError):
-    """The worker stopped answering, or its job stopped moving: it gets replaced."""
 
 
 class RestyleRun:
     """One run. Creating it only discovers textures; ``step()`` does the rest bit by bit.
 
     Steps: export the textures and style images, render one view per step (training
-    renders, texel-density passes), start the worker, submit, poll, fetch, write back.
-    No step waits on the network: requests run on a thread and a later step reads them.
+    renders, texel-density passes), then the worker job (``WorkerJob``: start the
+    worker, submit, poll, fetch), then write back. No step waits on the network.
     """
 
     def __init__(self, context, objects, label: str) -> None:
@@ -79,22 +67,37 @@ class RestyleRun:
         self.cancel_event = threading.Event()
         self.state = RUNNING
         self.error = ""
-        self.job_id: str | None = None
-        self.client = None  # the worker this run talks to, once preparation is over
-        self.job: dict = {}
+        self.worker = WorkerJob(lambda: session.get_client(self.prefs), session.drop_client)
         self.stylized: list[str] = []
         self.textures: list[ExportedTexture] = []
         self.renders = RenderContent()
         self.body: dict | None = None  # the job body, once preparation is over
-        self.no_answer_s = NO_ANSWER_S
-        self.no_progress_s = STALL_TIMEOUT_S
         self.out_dir = output_folder(self.prefs.output_dir, bpy.data.filepath, bpy.path.abspath)
         self.job_dir = session.new_job_dir()
         self._preparing = self._prepare(context.scene, list(objects))
-        self._call: BackgroundCall | None = None
-        self._silent_since: float | None = None  # when the worker last left us waiting
-        self._watch = ProgressWatch(None)
         self._set_ui(state="STARTING", progress=0.0, phase="Preparing", eta=-1.0)
+
+    # The worker side, as scripts and tests see it.
+    job_id = property(lambda self: self.worker.id, doc="The job's id once the worker has it.")
+    job = property(lambda self: self.worker.job, doc="The job state the worker last sent.")
+
+    @property
+    def no_answer_s(self) -> float:
+        """Seconds without any answer after which the worker is taken as hung."""
+        return self.worker.no_answer_s
+
+    @no_answer_s.setter
+    def no_answer_s(self, seconds: float) -> None:
+        self.worker.no_answer_s = seconds
+
+    @property
+    def no_progress_s(self) -> float | None:
+        """Seconds a job may keep the same state before the worker is taken as stuck."""
+        return self.worker.no_progress_s
+
+    @no_progress_s.setter
+    def no_progress_s(self, seconds: float | None) -> None:
+        self.worker.no_progress_s = seconds
 
     # ----------------------------------------------------------------- preparing
     def _prepare(self, scene, objects):
@@ -147,15 +150,12 @@ class RestyleRun:
             return self.state
         try:
             self._advance()
-        except _Hung as exc:
-            remote = self.client is not None and self.client.is_remote
-            session.drop_client(self.client, kill=not remote)
+        except WorkerHung as exc:  # WorkerJob has dropped it (a local one killed)
             self.error = (f"{exc} Nothing was changed; " + (
-                "check the server." if remote else
+                "check the server." if exc.remote else
                 "the worker was stopped and the next run starts a new one."))
             return self._finish(FAILED)
         except WorkerDied as exc:
-            session.drop_client(self.client)
             self.error = f"The stylizer worker stopped unexpectedly; nothing was changed. {exc}"
             return self._finish(FAILED)
         except Exception as exc:  # files, images, renders, the worker: all are reported
@@ -175,106 +175,33 @@ class RestyleRun:
             self._preparing = None
             if self.body is None:  # nothing could be exported: nothing to do
                 self._finish(DONE)
+            else:
+                self.worker.submit(self.body, self.job_dir / "results")
             return
-        if self._call is not None:
-            self._collect()
-            return
-        if self.client is None:
-            self.client = session.get_client(self.prefs)
-        try:
-            if not self.client.poll():
-                return  # still starting
-        except WorkerDied:
-            raise
-        except WorkerError as exc:  # it never came up: replace it next run
-            raise _Hung(str(exc)) from None
-        if self.job_id is None:
-            self._request("submit", self._submit, self.client)
+        self._on_worker(self.worker.step())
+
+    def _on_worker(self, event: str | None) -> None:
+        """Show what the worker job did; write the results back once they are in."""
+        if event == worker_job.SENDING:
             self._set_ui(state="RUNNING", phase="Sending the job")
-        else:
-            self._request("job", self.client.job, self.job_id)
-
-    def _request(self, what: str, fn, *args) -> None:
-        """Start the run's next worker request (on a thread); the wait for it starts now."""
-        if self._silent_since is None:
-            self._silent_since = time.monotonic()
-        self._call = BackgroundCall(what, fn, *args)
-
-    def _collect(self) -> None:
-        """Handle the pending request if it has answered; notice a worker that does not."""
-        call = self._call
-        silent = time.monotonic() - self._silent_since
-        hung = f"The Restyle worker did not answer for {silent:.0f} s."
-        if not call.done:
-            if silent > self.no_answer_s:
-                raise _Hung(hung)
-            return
-        self._call = None
-        try:
-            answer = call.result()
-        except WorkerTimeout as exc:
-            if call.what != "job":  # a repeated submit could queue the job twice
-                raise _Hung(str(exc)) from None
-            if silent > self.no_answer_s:
-                raise _Hung(hung) from None
-            return  # slow, not yet hung: ask again next step
-        self._silent_since = None
-        if call.what == "submit":
-            self.job_id = answer
-            self._watch = ProgressWatch(self.no_progress_s)
+        elif event == worker_job.SUBMITTED:
             self._set_ui(phase="Queued")
-        elif call.what == "job":
-            self._on_job(answer)
-        elif call.what == "fetch":
-            self.stylized = apply_results(answer, self.out_dir)
+        elif event in (worker_job.UPDATED, worker_job.FETCHING, worker_job.ENDED):
+            job = self.worker.job
+            self._set_ui(progress=float(job.get("progress") or 0.0),
+                         phase=job.get("phase") or job["state"],
+                         eta=-1.0 if job.get("eta_s") is None else float(job["eta_s"]))
+            if event == worker_job.FETCHING:
+                self._set_ui(phase="Fetching the results")
+            elif event == worker_job.ENDED:
+                state = job["state"]
+                self.error = job.get("message") or f"The job was {state}"
+                self._finish(FAILED if state == protocol.FAILED else CANCELLED)
+        elif event == worker_job.FETCHED:
+            items = [(tex.use, path, tex.size)
+                     for tex, path in zip(self.textures, self.worker.results, strict=True)]
+            self.stylized = apply_results(items, self.out_dir)
             self._finish(DONE)
-            self._forget_job()
-
-    def _submit(self, client) -> str:
-        """Upload if remote, then queue the job (on the request thread)."""
-        job_id = client.submit(**_with_refs(client, self.body))
-        if self.cancel_event.is_set():  # cancelled while this was on its way
-            with contextlib.suppress(WorkerError):
-                client.cancel(job_id)
-        return job_id
-
-    def _on_job(self, job: dict) -> None:
-        self.job = job
-        state = job["state"]
-        self._set_ui(progress=float(job.get("progress") or 0.0),
-                     phase=job.get("phase") or state,
-                     eta=-1.0 if job.get("eta_s") is None else float(job["eta_s"]))
-        if state == "done":
-            results = job.get("results") or []
-            if len(results) != len(self.textures):
-                raise WorkerError(f"The worker returned {len(results)} results for "
-                                  f"{len(self.textures)} textures")
-            self._set_ui(phase="Fetching the results")
-            self._request("fetch", self._fetch, self.client, results)
-        elif state in {"failed", "cancelled"}:
-            self.error = job.get("message") or f"The job was {state}"
-            self._finish(FAILED if state == "failed" else CANCELLED)
-            self._forget_job()
-        else:
-            try:
-                self._watch.seen(job)
-            except JobStalled as exc:
-                raise _Hung(str(exc)) from None
-
-    def _fetch(self, client, results: list[dict]) -> list:
-        """Copy or download every result into the run's folder (on the request thread)."""
-        folder = self.job_dir / "results"
-        folder.mkdir(exist_ok=True)
-        items = []
-        for index, (tex, result) in enumerate(zip(self.textures, results, strict=True)):
-            dest = folder / f"{index:03d}_{Path(result['name']).name}"
-            items.append((tex.use, client.fetch_result(self.job_id, result, dest), tex.size))
-        return items
-
-    def _forget_job(self) -> None:
-        """Results are in (or the job is over): free the worker's disk, without waiting."""
-        if self.client is not None and self.job_id is not None:
-            BackgroundCall("delete", self.client.delete, self.job_id)
 
     # ----------------------------------------------------------------- ending
     def request_cancel(self) -> None:
@@ -285,8 +212,7 @@ class RestyleRun:
         """Stop now: tell the worker without waiting for it (it may be the one hanging)."""
         if self._preparing is not None:
             self._preparing.close()
-        if self.job_id is not None and self.client is not None:
-            BackgroundCall("cancel", self.client.cancel, self.job_id)
+        self.worker.cancel()
         self._finish(CANCELLED)
 
     def _finish(self, state: str) -> str:
@@ -339,19 +265,6 @@ class RestyleRun:
             props.job_phase = phase
         if eta is not None:
             props.job_eta = eta
-
-
-def _with_refs(client, body: dict) -> dict:
-    """The job body with every local path turned into a ref the worker accepts.
-
-    A local worker reads the paths directly; a remote one gets the files uploaded.
-    """
-    out = dict(body)
-    out["images"] = [{**spec, "ref": client.ref(spec["ref"])} for spec in body["images"]]
-    for key in ("styles", "content"):
-        if key in body:
-            out[key] = [client.ref(path) for path in body[key]]
-    return out
 
 
 def start_run(context, objects, label: str) -> RestyleRun:

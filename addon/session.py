@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .errors import AddonError
 from .setup.env import SET_UP_HINT
 from .worker.client import WorkerClient
 
@@ -25,7 +26,7 @@ _atexit_registered = False
 _MARKER = ".restyle-session"
 
 
-class SetupError(RuntimeError):
+class SetupError(AddonError):
     """The worker cannot be started until the user fixes a preference (message says how)."""
 
 

@@ -130,8 +130,8 @@ def timed(fn, runs: int) -> float:
 
 def measure(bpy, label: str, out: Path, runs: int, budgets: list[int]) -> list[list[str]]:
     """Rows for one scene variant: the plain exporter, then export_vr at each budget."""
-    from addon.export.budget import Budget
-    from addon.export.vr_export import ExportOptions, export_vr
+    from restyle.addon.export.budget import Budget
+    from restyle.addon.export.vr_export import ExportOptions, export_vr
 
     rows = []
     plain = out / f"{label}-plain.glb"
@@ -161,8 +161,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_export")
     args = parser.parse_args()
     os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="restyle-bench-user-")
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))
     import bpy
+    import extension_package  # noqa: F401  (the checkout as package ``restyle``)
 
     work = Path(tempfile.mkdtemp(prefix="restyle-bench-"))
     shutil.copytree(ASSETS, work / "assets")

@@ -24,8 +24,11 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # extension_package: the checkout as ``restyle``
 
-from addon.worker.client import WorkerClient, find_worker_python  # noqa: E402
+import extension_package  # noqa: E402, F401
+
+from restyle.addon.worker.client import WorkerClient, find_worker_python  # noqa: E402
 
 
 def make_image(path: Path, size: int) -> Path:

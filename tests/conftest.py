@@ -5,6 +5,7 @@ time, so every test that touches Blender goes through the session fixtures here:
 they point ``BLENDER_USER_RESOURCES`` at a temporary folder first (tests never touch
 ``~/.config/blender``), build the extension zip with Blender's own tool, and install
 it the way a user would. Tests that do not ask for these fixtures never import bpy.
+Outside Blender, tests import the add-on as ``restyle.addon`` (``extension_package``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+import extension_package  # noqa: F401  (the checkout as package ``restyle``, for every test)
 import pytest
 from blender_scene import ADDON_MODULE, build_test_scene, venv_python
 

@@ -17,12 +17,14 @@ import bpy
 import numpy as np
 from bpy.props import IntProperty, StringProperty
 
-from ..worker.background import BackgroundCall
+from ...core.protocol import STYLIZE
+from ..errors import AddonError
+from ..worker import worker_job
+from ..worker.worker_job import WorkerJob
 from .views import camera_view, render_views, viewport_view
 
 PREVIEW_IMAGE = "Restyle Preview"
 _POLL_S = 0.25
-_TERMINAL = {"done", "failed", "cancelled"}
 
 
 def current_model(scene: bpy.types.Scene) -> str:
@@ -32,82 +34,69 @@ def current_model(scene: bpy.types.Scene) -> str:
     if settings.style_source == "IMAGES" or getattr(settings, "fit_to_scene", False):
         if trained:
             return trained
-        raise RuntimeError("No trained style model yet: press Stylize once to train it, "
+        raise AddonError("No trained style model yet: press Stylize once to train it, "
                            "or pick a shipped style for the preview")
     if settings.shipped_style in {"", "NONE"}:
-        raise RuntimeError("No style model available: this build has no shipped style; "
+        raise AddonError("No style model available: this build has no shipped style; "
                            "train one from your style images first")
     return settings.shipped_style
 
 
 class PreviewRun:
-    """One preview: renders at creation, then ``step()`` submits, polls and fetches."""
+    """One preview. Creating it picks the view; ``step()`` renders it, then drives the job.
+
+    The job is a ``WorkerJob`` like a stylize run's: a hung or dead worker is dropped,
+    and the job is deleted on the worker once its result is fetched.
+    """
 
     def __init__(self, context: bpy.types.Context, size: int, model: str) -> None:
+        from .. import session
         from ..preferences import get_prefs
-        from ..session import new_job_dir
 
         scene = context.scene
         settings = scene.restyle_render
+        self.scene_name = scene.name
         self.prefs = get_prefs(context)
         self.model = model
         style = scene.restyle  # look like the final result; a render never tiles
         self.settings = {"strength": float(style.strength),
                          "preserve_color": bool(style.keep_colors), "seamless": "off"}
-        self.job_id: str | None = None
+        self.view = viewport_view(context) or camera_view(scene)  # needs the operator's area
+        self.size = size or settings.preview_size
+        self.engine, self.samples = settings.engine, settings.samples
+        self.job_dir = session.new_job_dir()
+        self.render: Path | None = None
         self.image: bpy.types.Image | None = None
         self.error = ""
-        self._call: BackgroundCall | None = None
-        view = viewport_view(context) or camera_view(scene)
-        self.job_dir = new_job_dir()
-        (self.render,) = render_views(scene, [view], self.job_dir,
-                                      size or settings.preview_size, settings.engine,
-                                      settings.samples, prefix="preview")
+        self.worker = WorkerJob(lambda: session.get_client(self.prefs), session.drop_client)
 
     def step(self) -> bool:
-        """Look at the pending request or start the next one; True while still on its way.
-
-        Requests run on a thread (``BackgroundCall``): a hung worker never holds the UI.
-        """
-        from ..session import get_client
-
-        client = get_client(self.prefs)
-        call = self._call
-        if call is not None:
-            if not call.done:
-                return True
-            self._call = None
-            answer = call.result()
-            if call.what == "submit":
-                self.job_id = answer
-            elif call.what == "fetch":
-                self.image = show_result(answer, self.render)
-                return False
-            elif answer["state"] == "done":
-                self._call = BackgroundCall("fetch", client.fetch_result, self.job_id,
-                                            answer["results"][0], self.job_dir)
-            elif answer["state"] in _TERMINAL:
-                self.error = f"Preview {answer['state']}: {answer.get('message') or 'no message'}"
-                return False
+        """The render, or one worker step (requests run on a thread); True while going on."""
+        if self.render is None:
+            self._prepare()
             return True
-        if not client.poll():
-            return True  # the worker is still starting
-        if self.job_id is None:
-            self._call = BackgroundCall("submit", self._submit, client)
-        else:
-            self._call = BackgroundCall("job", client.job, self.job_id)
+        event = self.worker.step()
+        if event == worker_job.FETCHED:
+            self.image = show_result(self.worker.results[0], self.render)
+            return False
+        if event == worker_job.ENDED:
+            job = self.worker.job
+            self.error = f"Preview {job['state']}: {job.get('message') or 'no message'}"
+            return False
         return True
 
-    def _submit(self, client) -> str:
-        return client.submit("stylize", model=self.model, images=[client.ref(self.render)],
-                             settings=self.settings)
+    def _prepare(self) -> None:
+        """Render the view into the job folder and hand the job to the worker job."""
+        scene = bpy.data.scenes[self.scene_name]
+        (self.render,) = render_views(scene, [self.view], self.job_dir, self.size, self.engine,
+                                      self.samples, prefix="preview")
+        self.worker.submit({"kind": STYLIZE, "model": self.model,
+                            "images": [{"ref": str(self.render)}], "settings": self.settings},
+                           self.job_dir / "results")
 
     def cancel(self) -> None:
         """Stop the worker's job (Esc), without waiting for the worker to answer."""
-        from ..session import get_client
-
-        if self.job_id is not None:
-            BackgroundCall("cancel", get_client(self.prefs).cancel, self.job_id)
+        self.worker.cancel()
 
 
 def show_result(path: Path, render: Path) -> bpy.types.Image:
@@ -159,15 +148,13 @@ class RESTYLE_OT_preview(bpy.types.Operator):
     _timer = None
 
     def execute(self, context):
-        from ..worker.client import WorkerError
-
         try:
             run = PreviewRun(context, self.size, self.model or current_model(context.scene))
             if bpy.app.background or context.window is None:
                 while run.step():
                     time.sleep(_POLL_S / 2)
                 return self._end(context, run)
-        except (RuntimeError, ValueError, OSError, WorkerError) as exc:
+        except (AddonError, RuntimeError, ValueError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._run = run
@@ -176,8 +163,6 @@ class RESTYLE_OT_preview(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
-        from ..worker.client import WorkerError
-
         run = self._run
         try:
             if event.type == "ESC" and event.value == "PRESS":
@@ -187,7 +172,7 @@ class RESTYLE_OT_preview(bpy.types.Operator):
                 return {"PASS_THROUGH"}
             elif run.step():
                 return {"RUNNING_MODAL"}
-        except (RuntimeError, OSError, WorkerError) as exc:
+        except (AddonError, RuntimeError, OSError) as exc:
             run.error = str(exc)
         context.window_manager.event_timer_remove(self._timer)
         if run.image is not None:

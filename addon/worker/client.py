@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...core.protocol import EXTENSION_ROOT, FINAL_STATES, READY_PREFIX, TOKEN_ENV
+from ..errors import AddonError
 from ..setup.env import ready_python, venv_python
 
-READY_PREFIX = "RESTYLE_READY "
-EXTENSION_ROOT = Path(__file__).resolve().parents[2]
-FINAL_STATES = ("done", "failed", "cancelled")
 LOG_TAIL_LINES = 25
 #: A job whose state has not changed for this long is taken as stuck (seconds).
 STALL_TIMEOUT_S = 600.0
@@ -41,7 +40,7 @@ STALL_TIMEOUT_S = 600.0
 _LIVE_CLIENTS: weakref.WeakSet[WorkerClient] = weakref.WeakSet()
 
 
-class WorkerError(Exception):
+class WorkerError(AddonError):
     """The worker refused a request or cannot be reached; ``str()`` is shown to the user."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
@@ -268,10 +267,6 @@ class WorkerClient:
         """``GET /health``: status, version, device, torch, queue."""
         return self._call("GET", "/health")
 
-    def styles(self) -> list[dict]:
-        """The style models the worker has (shipped and cached)."""
-        return self._call("GET", "/styles")
-
     def submit(self, kind: str, **body: Any) -> str:
         """Queue a job (``model``, ``styles``, ``content``, ``images``, ``settings``); its id."""
         payload = {"kind": kind, **{k: _jsonable(v) for k, v in body.items() if v is not None}}
@@ -381,8 +376,8 @@ class WorkerClient:
             args += ["--allow-root", str(root)]
         args += self.extra_args
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
-        env.update(self.env, PYTHONPATH=str(EXTENSION_ROOT), PYTHONUNBUFFERED="1",
-                   RESTYLE_TOKEN=token)  # env, not argv: argv is visible to every local user
+        env.update(self.env, PYTHONPATH=str(EXTENSION_ROOT), PYTHONUNBUFFERED="1")
+        env[TOKEN_ENV] = token  # env, not argv: argv is visible to every local user
         log_path = self.log_path or _default_log_path(self.jobs_dir)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:

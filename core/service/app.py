@@ -1,4 +1,4 @@
-"""The FastAPI app: routes, error shapes, and how a job body becomes a queued Job.
+"""The FastAPI app: routes and error shapes (``intake.JobIntake`` makes the Jobs).
 
 Every error body is ``{"detail": "<sentence naming the input at fault>"}`` so the
 add-on can show it as is.
@@ -6,7 +6,6 @@ add-on can show it as is.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import re
@@ -24,14 +23,14 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from .. import __version__
 from .auth import GateConfig, RequestGate
+from .intake import JobIntake
 from .janitor import delete_job, start_janitor
-from .jobs import ImageInput, Job, JobQueue, new_id
-from .limits import check_job
+from .jobs import Job, JobQueue, new_id
+from .kinds import RESULTS, run_job
 from .log import say
-from .refs import RefError, RefResolver, is_upload_id
-from .runner import RESULTS, run_job
-from .schema import CreatedReply, HealthReply, ImageSpec, JobRequest, JobStateReply
-from .settings import SettingsError, parse_settings, with_overrides
+from .refs import RefError, RefResolver
+from .schema import CreatedReply, HealthReply, JobRequest, JobStateReply
+from .settings import SettingsError
 
 
 @dataclass
@@ -61,6 +60,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     uploads_dir.mkdir(exist_ok=True)
     resolver = RefResolver(uploads_dir, config.allowed_roots, config.local_paths)
     jobs = JobQueue(run_job, config.stall_timeout_s)
+    intake = JobIntake(config, resolver, jobs)
     gate = GateConfig(token=config.token, hosts=config.hosts,
                       max_upload_bytes=config.max_upload_bytes,
                       client_timeout_s=config.client_timeout_s)
@@ -111,7 +111,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Check every input now (4xx at once), then queue the job."""
         if not jobs.alive:
             raise HTTPException(503, _RUNNER_DEAD)
-        job = _job_from_request(body, request.client.host if request.client else None)
+        job = intake.job(body, request.client.host if request.client else None)
         jobs.add(job)
         return {"id": job.id}
 
@@ -154,69 +154,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if job is None:
             raise HTTPException(404, f"Unknown job id '{job_id}' (jobs do not survive a restart).")
         return job
-
-    def _job_from_request(body: JobRequest, host: str | None) -> Job:
-        train_settings, stylize_settings = parse_settings(body.settings, config.device,
-                                                          config.precision)
-        images = []
-        for spec in body.images:
-            if isinstance(spec, str):
-                spec = ImageSpec(ref=spec)
-            settings = with_overrides(stylize_settings, scale=spec.scale, seamless=spec.seamless)
-            images.append(ImageInput(resolver.image(spec.ref, host), settings))
-        styles = [resolver.image(ref, host) for ref in body.styles]
-        content = [resolver.image(ref, host) for ref in body.content]
-        refs = [*styles, *content, *(image.info for image in images)]
-        if train_settings.init_from:  # a model ref like ``model``: same checks
-            start = _model_ref(train_settings.init_from, host)
-            if isinstance(start, Job):
-                raise RefError(422, "Setting 'init_from' takes a style name or model folder.")
-            train_settings = dataclasses.replace(train_settings, init_from=start)
-        job_id = new_id()
-        job = Job(
-            id=job_id,
-            kind=body.kind,
-            folder=config.jobs_dir / job_id,
-            styles=[info.path for info in styles],
-            content=[info.path for info in content],
-            images=images,
-            model_ref=_model_ref(body.model, host) if body.model else None,
-            uploads=frozenset(info.ref for info in refs if is_upload_id(info.ref)),
-            train_settings=train_settings,
-            device=stylize_settings.device,
-        )
-        check_job(job, sum(info.width * info.height for info in refs),
-                  config.max_job_memory_bytes)
-        return job
-
-    def _model_ref(ref: str, host: str | None) -> str | Job:
-        """A job id, a known style name, or a model folder; 422 naming it otherwise."""
-        from ..errors import UnknownModel
-        from ..store import SHIPPED_DIR, list_styles, models_dir, resolve_model_dir
-
-        source = jobs.get(ref)
-        if source is not None:
-            if source.kind == "stylize" or source.state in ("failed", "cancelled"):
-                raise RefError(422, f"Job {ref} ({source.kind}, {source.state}) has no model.")
-            return source
-        if ref in {style["name"] for style in list_styles()}:
-            return ref
-        if not os.path.isabs(ref):
-            raise RefError(422, _unknown_model(ref))
-        real = Path(os.path.realpath(ref))
-        own = (SHIPPED_DIR, models_dir())  # the worker's own models: fine for any client
-        if not any(real.is_relative_to(os.path.realpath(root)) for root in own):
-            real = resolver.local_path(ref, host)
-        try:
-            return str(resolve_model_dir(real))
-        except UnknownModel as error:
-            raise RefError(422, str(error)) from None
-
-    def _unknown_model(ref: str) -> str:
-        from ..store import list_styles
-
-        names = ", ".join(sorted(style["name"] for style in list_styles())) or "none"
-        return f"Unknown model '{ref}': not a style name ({names}), model folder or train job id."
 
     return app
 

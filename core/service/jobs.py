@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled, RestyleError
+from ..protocol import CANCELLED, DONE, FAILED, LIVE_STATES, QUEUED, RUNNING
 from .log import say
 from .refs import ImageInfo
 
@@ -49,9 +50,9 @@ class Job:
     uploads: frozenset[str] = frozenset()  # upload ids among the inputs (deleted with the job)
     train_settings: Any = None
     device: str = "cpu"  # where the stylize model is loaded
-    state: str = "queued"
+    state: str = QUEUED
     progress: float = 0.0
-    phase: str = "queued"
+    phase: str = QUEUED
     message: str = ""
     results: list[dict] = field(default_factory=list)
     model: str | None = None
@@ -65,7 +66,7 @@ class Job:
     @property
     def live(self) -> bool:
         """Queued or running (its inputs are still needed)."""
-        return self.state in ("queued", "running")
+        return self.state in LIVE_STATES
 
     def report(self, fraction: float, phase: str, message: str = "") -> None:
         """Progress callback for core: never lets the bar go backwards; a sign of life."""
@@ -86,10 +87,10 @@ class Job:
         """Fail a running job silent for ``timeout_s`` and ask it to stop; True if it did."""
         with self._lock:
             idle = time.monotonic() - self.touched
-            if self.state != "running" or idle < timeout_s:
+            if self.state != RUNNING or idle < timeout_s:
                 return False
             self._finish(
-                "failed",
+                FAILED,
                 f"Job {self.id} made no progress for {idle:.0f} s in phase '{self.phase}' and "
                 f"was stopped (the worker's --stall-timeout-s is {timeout_s:g} s). Check the "
                 "inputs are readable and the worker's disk and device are not stuck, then "
@@ -101,15 +102,15 @@ class Job:
     def _finish(self, state: str, message: str) -> None:
         self.state, self.message, self.finished = state, message, time.time()
         self.phase = state
-        if state == "done":
+        if state == DONE:
             self.progress = 1.0
 
     def begin(self) -> bool:
         """queued -> running; False when the job was cancelled while it waited."""
         with self._lock:
-            if self.state != "queued":
+            if self.state != QUEUED:
                 return False
-            self.state, self.phase, self.started = "running", "starting", time.time()
+            self.state, self.phase, self.started = RUNNING, "starting", time.time()
             self.touched = time.monotonic()
             return True
 
@@ -117,14 +118,14 @@ class Job:
         """Stop a running job at its next core check; end a queued one at once."""
         self.cancel.set()
         with self._lock:
-            if self.state == "queued":
-                self._finish("cancelled", "Cancelled before it started; nothing was written.")
+            if self.state == QUEUED:
+                self._finish(CANCELLED, "Cancelled before it started; nothing was written.")
 
     def snapshot(self) -> dict:
         """The job state as the API returns it (a consistent copy)."""
         with self._lock:
             eta = None
-            if self.state == "running" and self.started and 0.01 < self.progress < 1.0:
+            if self.state == RUNNING and self.started and 0.01 < self.progress < 1.0:
                 elapsed = time.time() - self.started
                 eta = round(elapsed * (1.0 - self.progress) / self.progress, 1)
             return {
@@ -201,7 +202,7 @@ class JobQueue:
 
     def waiting(self) -> int:
         """How many jobs are queued and not yet started."""
-        return sum(job.state == "queued" for job in self.all())
+        return sum(job.state == QUEUED for job in self.all())
 
     def shutdown(self) -> None:
         """Cancel everything and let the runner thread end."""
@@ -251,16 +252,16 @@ class JobQueue:
             self.running = job
         _log(f"job {job.id} {job.kind} started: {len(job.styles)} style, "
              f"{len(job.content)} content, {len(job.images)} image(s)")
-        state, message = "done", "Finished."
+        state, message = DONE, "Finished."
         try:
             self._run(job)
         except Cancelled:
-            state, message = "cancelled", "Cancelled on request; nothing was written."
+            state, message = CANCELLED, "Cancelled on request; nothing was written."
         except RestyleError as error:
-            state, message = "failed", str(error)
+            state, message = FAILED, str(error)
         except Exception as error:  # a bug must fail the job, not the worker
             _log(traceback.format_exc())
-            state, message = "failed", (
+            state, message = FAILED, (
                 f"Internal error in the worker ({type(error).__name__}: {error}); "
                 "see the worker log."
             )

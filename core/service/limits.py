@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from .jobs import Job
+from .kinds import KINDS
 from .settings import SettingsError
 
 #: Largest sum of width * height over every image of one job (four 16K or sixteen 8K).
@@ -84,7 +85,7 @@ def job_memory(job: Job) -> int:
     """Estimated peak bytes of a job: its training step or its largest image, whichever is more."""
     train = job.train_settings
     arch = dict(train.arch) if train else {}
-    trains = job.kind == "train" or (job.kind == "restyle" and job.model_ref is None)
+    trains = KINDS[job.kind].will_train(job.model_ref is not None)
     needs = [train_memory(arch, train.size, train.batch)] if trains else []
     needs += [stylize_memory(arch, image.info.width, image.info.height, image.settings.tile)
               for image in job.images]

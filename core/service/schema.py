@@ -6,8 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-JobKind = Literal["train", "stylize", "restyle"]
-JobStateName = Literal["queued", "running", "done", "failed", "cancelled"]
+from ..protocol import STATES
+from .kinds import KINDS
+
+JobKindName = Literal[tuple(KINDS)]
+JobStateName = Literal[STATES]
 
 
 class ImageSpec(BaseModel):
@@ -23,7 +26,7 @@ class JobRequest(BaseModel):
     """Body of ``POST /jobs``; which lists are required depends on ``kind``."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: JobKind
+    kind: JobKindName
     model: str | None = Field(
         None, description="Style model: shipped/cached name, model folder, or a train job id."
     )
@@ -37,17 +40,9 @@ class JobRequest(BaseModel):
     @model_validator(mode="after")
     def _needs_inputs_for_kind(self) -> JobRequest:
         """Reject a job that could never run, at submission rather than in the queue."""
-        if self.kind == "train":
-            if not self.styles:
-                raise ValueError("a train job needs at least one image in 'styles'")
-            if not self.content:
-                raise ValueError("a train job needs at least one image in 'content'")
-        if self.kind in ("stylize", "restyle") and not self.images:
-            raise ValueError(f"a {self.kind} job needs at least one image in 'images'")
-        if self.kind == "stylize" and not self.model:
-            raise ValueError("a stylize job needs 'model' (a style name, folder or train job id)")
-        if self.kind == "restyle" and not self.model and not self.styles:
-            raise ValueError("a restyle job needs 'styles' to train on, or a 'model' to use")
+        problem = KINDS[self.kind].missing(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -71,7 +66,7 @@ class JobStateReply(BaseModel):
     """Reply of ``GET /jobs/{id}``: everything a client needs to show and finish a job."""
 
     id: str
-    kind: JobKind
+    kind: JobKindName
     state: JobStateName
     progress: float = Field(ge=0, le=1)
     phase: str

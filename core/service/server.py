@@ -24,9 +24,9 @@ from pathlib import Path
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ..protocol import READY_PREFIX, TOKEN_ENV
 from .log import say
 
-READY_PREFIX = "RESTYLE_READY "
 PARENT_POLL_S = 1.0
 EXIT_GRACE_S = 10.0
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one")
     parser.add_argument(
-        "--token", default=os.environ.get("RESTYLE_TOKEN") or None,
+        "--token", default=os.environ.get(TOKEN_ENV) or None,
         help="bearer token every request must send (default: $RESTYLE_TOKEN, which keeps "
         "it out of the process list; with neither, one is generated and printed)",
     )

@@ -12,7 +12,7 @@ import time
 import pytest
 from blender_scene import ASSETS, STYLE_PAINTING
 
-from addon.worker.client import JobStalled, WorkerClient, find_worker_python
+from restyle.addon.worker.client import JobStalled, WorkerClient, find_worker_python
 
 
 def test_wait_job_fails_on_a_job_that_makes_no_progress(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from addon.keptpng import KEPT_PNG_LEVEL, save_kept
+from restyle.addon.keptpng import KEPT_PNG_LEVEL, save_kept
 
 
 def _texture() -> np.ndarray:

@@ -1,9 +1,10 @@
 """Helpers for the render tests: a two-plane scene whose texel densities differ 4x.
 
 Pure functions (views, texel density, EXR reading) are imported from the source tree
-(``addon.render``) after the shared ``bpy_module`` fixture imported bpy, so they are
-tested even without the whole add-on registered; operators go through the installed
-extension. (No conftest.py here: a second ``conftest`` module would shadow the shared one.)
+(``restyle.addon.render``, see ``extension_package``) after the shared ``bpy_module``
+fixture imported bpy, so they are tested even without the whole add-on registered;
+operators go through the installed extension. (No conftest.py here: a second
+``conftest`` module would shadow the shared one.)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def render_modules(bpy) -> dict:
     """``addon.render`` submodules from the source tree, after emptying the scene."""
     bpy.ops.wm.read_homefile(use_empty=True)
     names = ("exr", "views", "uv_density", "content")
-    return {n: importlib.import_module(f"addon.render.{n}") for n in names}
+    return {n: importlib.import_module(f"restyle.addon.render.{n}") for n in names}
 
 
 def write_texture(bpy, path: Path, size: int = TEX_SIZE) -> Path:

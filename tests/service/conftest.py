@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from served import JOB_S, START_S, png_with_size
 
-from addon.worker.client import WorkerClient, find_worker_python
+from restyle.addon.worker.client import WorkerClient, find_worker_python
 
 #: Training small enough for a test: a few steps on 32 px crops.
 TINY_TRAIN = {"steps": 3, "size": 32, "batch": 1, "seed": 1, "device": "cpu"}

@@ -18,7 +18,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from addon.worker.client import EXTENSION_ROOT, READY_PREFIX, find_worker_python
+from core.protocol import EXTENSION_ROOT, READY_PREFIX
+from restyle.addon.worker.client import find_worker_python
 
 PYTHON = find_worker_python() or sys.executable
 #: Bounds (not measurements) for a worker to start and a tiny job to end, generous because

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from addon.worker.client import WorkerClient, WorkerError
+from restyle.addon.worker.client import WorkerClient, WorkerError
 
 
 def raw(worker: WorkerClient, method: str, path: str, data: bytes | None = None,

@@ -14,16 +14,11 @@ from pathlib import Path
 import pytest
 from served import START_S, wait_until
 
-from addon.worker.client import (
-    EXTENSION_ROOT,
-    READY_PREFIX,
-    WorkerClient,
-    WorkerDied,
-    WorkerError,
-    find_worker_python,
-)
+from core.protocol import EXTENSION_ROOT, READY_PREFIX
+from restyle.addon.worker.client import WorkerClient, WorkerDied, WorkerError, find_worker_python
 
 PYTHON = find_worker_python() or sys.executable
+TESTS = Path(__file__).resolve().parents[1]  # holds extension_package.py
 
 
 def running(pid: int) -> bool:
@@ -74,8 +69,9 @@ def test_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
     blender = subprocess.Popen(
         [PYTHON, "-c",
          "import sys, time\n"
-         f"sys.path.insert(0, {str(EXTENSION_ROOT)!r})\n"
-         "from addon.worker.client import WorkerClient\n"
+         f"sys.path.insert(0, {str(TESTS)!r})\n"
+         "import extension_package\n"
+         "from restyle.addon.worker.client import WorkerClient\n"
          f"client = WorkerClient({PYTHON!r}, jobs_dir={str(tmp_path / 'jobs')!r}, device='cpu')\n"
          "client.wait_ready(120)\n"
          "print(client.pid, flush=True)\n"
@@ -186,8 +182,8 @@ def test_old_jobs_and_uploads_are_deleted(make_client, inputs: Path) -> None:
 
 def test_client_needs_only_the_standard_library() -> None:
     """Blender's Python has no third-party packages: -S hides site-packages entirely."""
-    code = (f"import sys; sys.path.insert(0, {str(EXTENSION_ROOT)!r}); "
-            "import addon.worker.client as c; c.WorkerClient(url='http://127.0.0.1:9'); "
+    code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import extension_package; "
+            "import restyle.addon.worker.client as c; c.WorkerClient(url='http://127.0.0.1:9'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('bpy', 'torch', 'numpy', 'PIL', 'fastapi', 'pydantic')))")
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from served import JOB_S, START_S, png_with_size, serve, wait_until
 
-from addon.worker.client import WorkerClient, WorkerError
+from restyle.addon.worker.client import WorkerClient, WorkerError
 
 JSON = {"Content-Type": "application/json"}
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from setup_driver_runner import run_driver
 
-from addon.setup import pip_log, torch_builds
+from restyle.addon.setup import pip_log, torch_builds
 
 
 def _not_ready(state: dict) -> None:

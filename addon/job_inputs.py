@@ -17,7 +17,9 @@ from pathlib import Path
 
 import bpy
 
+from ..core.protocol import RESTYLE
 from .discovery import TextureUse
+from .errors import AddonError
 from .names import file_stem
 from .paths import shipped_styles, style_painting
 from .properties import EFFORT
@@ -64,11 +66,12 @@ def export_image(image: bpy.types.Image, dest_dir: Path, stem: str, max_size: in
     Files and packed bytes are copied as they are (bit depth kept); generated, edited
     or larger-than-``max_size`` images go through a temporary copy saved as PNG, so
     the original datablock is never modified. A source that cannot be read raises
-    ``RuntimeError``/``OSError``; a copy that cannot be written, ``TempWriteError``.
+    ``AddonError``/``OSError`` (or Blender's ``RuntimeError``); a copy that cannot be
+    written, ``TempWriteError``.
     """
     width, height = image.size[:]
     if width == 0 or height == 0:
-        raise RuntimeError(f"Image '{image.name}' has no pixels (cannot be loaded)")
+        raise AddonError(f"Image '{image.name}' has no pixels (cannot be loaded)")
     too_big = max(width, height) > max_size
     if not too_big and not image.is_dirty and image.source == "FILE":
         if image.packed_file is not None:
@@ -117,7 +120,7 @@ def export_textures(textures: list[TextureUse], job_dir: Path, max_size: int,
                                 max_size)
         except TempWriteError:
             raise
-        except (RuntimeError, OSError) as exc:
+        except (AddonError, RuntimeError, OSError) as exc:  # RuntimeError: Blender's
             skipped[use.image.name] = f"could not be read ({exc})"
             continue
         exported.append(ExportedTexture(use, path, size))
@@ -132,7 +135,7 @@ def export_style_images(settings, job_dir: Path) -> list[Path]:
         style = next((s for s in shipped_styles() if s["name"] == settings.shipped_style), None)
         painting = style_painting(style) if style else None
         if painting is None:
-            raise RuntimeError(f"The painting of shipped style '{settings.shipped_style}' is "
+            raise AddonError(f"The painting of shipped style '{settings.shipped_style}' is "
                                "not bundled, so it cannot be fitted to the scene; turn off "
                                "'Fit to This Scene'")
         dest = folder / painting.name
@@ -144,7 +147,7 @@ def export_style_images(settings, job_dir: Path) -> list[Path]:
             stem = f"{index:02d}_{file_stem(item.image.name)}"
             paths.append(export_image(item.image, folder, stem, 1024))
     if not paths:
-        raise RuntimeError("No style image chosen: add one in the Restyle panel "
+        raise AddonError("No style image chosen: add one in the Restyle panel "
                            "(Style Images) or pick a shipped style")
     return paths
 
@@ -189,7 +192,7 @@ def build_restyle_job(context, textures: list[ExportedTexture], settings,
         if scale:
             spec["scale"] = float(scale)
         images.append(spec)
-    job: dict = {"kind": "restyle", "images": images, "settings": values}
+    job: dict = {"kind": RESTYLE, "images": images, "settings": values}
     if not needs_training(settings):
         job["model"] = (bpy.path.abspath(settings.model_path) if settings.model_path
                         else settings.shipped_style)
