@@ -115,7 +115,7 @@ def _patch_rows(x: torch.Tensor, patch: int, count: int, gen: torch.Generator) -
     Gathered directly at random corners (not unfolded everywhere, then picked): the
     cost, forward and backward, is that of the ``count`` patches only.
     """
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     rows, cols = h - patch + 1, w - patch + 1
     if n * rows * cols <= count:
         cols_all = F.unfold(x, patch)  # (N, C*patch*patch, positions)
