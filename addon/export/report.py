@@ -15,6 +15,7 @@ import numpy as np
 
 from .budget import Budget, TextureCopy, is_pot
 from .files import image_bytes, image_mime, image_size, read_gltf, usdz_textures
+from .formats import Format
 
 GEOMETRY_TYPES = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 SUPPORTED_SHADERS = {"BSDF_PRINCIPLED", "EMISSION", "BACKGROUND", "MIX_SHADER",
@@ -203,20 +204,20 @@ def budget_warnings(textures: list[dict], budget: Budget) -> list[str]:
     return warnings
 
 
-def build_report(path: Path, file_format: str, objects, materials,
+def build_report(path: Path, fmt: Format, objects, materials,
                  expected: dict[str, set[str]], copies: list[TextureCopy], budget: Budget,
                  settings: dict, warnings: list[str], seconds: float) -> dict:
     """The full report dict (also written as JSON beside the file)."""
-    if file_format == "USDZ":
-        textures, kept = usdz_texture_entries(path, copies), None
-    else:
+    if fmt.gltf:
         textures, kept = gltf_textures(path, copies)
+    else:
+        textures, kept = usdz_texture_entries(path, copies), None
     stats = geometry_stats(objects, bpy.context.evaluated_depsgraph_get())
     all_warnings = (list(warnings) + material_warnings(materials, expected, kept, copies)
                     + budget_warnings(textures, budget))
     return {
         "file": str(path),
-        "format": file_format,
+        "format": fmt.id,
         "file_bytes": path.stat().st_size,
         "total_bytes": total_bytes(path),
         "blender_version": bpy.app.version_string,
