@@ -52,10 +52,8 @@ def install(args: dict) -> None:
 
 def used_images() -> list:
     """Image datablocks that an Image Texture node of any material or node group shows."""
-    trees = [m.node_tree for m in bpy.data.materials if m.node_tree is not None]
-    trees += list(bpy.data.node_groups)
-    images = {node.image for tree in trees for node in tree.nodes
-              if node.type == "TEX_IMAGE" and node.image is not None}
+    shading = addon("shading")
+    images = {node.image for node in shading.tree_image_nodes(shading.file_trees())}
     return sorted(images, key=lambda img: img.name)
 
 
@@ -152,8 +150,8 @@ def gather_scene(spec: dict, args: dict, index: int) -> dict:
     """Export one scene's colour textures into the gather folder (training content)."""
     blend = Path(spec["blend"])
     open_scene(blend)
-    discovery = addon("discovery")
-    uses = discovery.discover(discovery.objects_materials(bpy.context.scene.objects)).textures
+    materials = addon("shading").node_materials(bpy.context.scene.objects)
+    uses = addon("discovery").discover(materials).textures
     folder = Path(args["gather_dir"]) / f"{index:03d}"
     skipped: dict[str, str] = {}
     max_size = args["look"].get("max_size") or bpy.context.scene.restyle.max_size

@@ -17,7 +17,7 @@ from pathlib import Path
 import bpy
 
 from . import session
-from .discovery import Discovery, discover, objects_materials
+from .discovery import Discovery, discover
 from .jobs import (
     ExportedTexture,
     build_restyle_job,
@@ -28,6 +28,7 @@ from .jobs import (
 from .paths import output_folder
 from .preferences import get_prefs
 from .render.content import RenderContent, render_content_steps
+from .shading import node_materials as objects_materials
 from .worker.background import BackgroundCall
 from .worker.client import (
     STALL_TIMEOUT_S,

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import bpy
 
-from .budget import Budget, all_nodes, budget_textures
+from ..shading import has_geometry, material_nodes, object_materials
+from .budget import Budget, budget_textures
 from .formats import FORMATS, Format
-from .report import GEOMETRY_TYPES, build_report, reachable_images, report_path, write_report
+from .report import build_report, reachable_images, report_path, write_report
 from .unlit import unlit_materials
 
 EXPORTER_LOGGERS = ("glTFImporter", "glTFImporter_errors")  # io_scene_gltf2's log names
@@ -91,19 +92,9 @@ def export_objects(scene, view_layer, selected_only: bool) -> list:
         objects = list(scene.objects)
         where = f"in scene '{scene.name}'"
         hint = "add mesh objects to the scene"
-    if not any(o.type in GEOMETRY_TYPES for o in objects):
+    if not any(has_geometry(o) for o in objects):
         raise ExportError(f"Nothing to export: no mesh objects {where}; {hint}")
     return objects
-
-
-def used_materials(objects) -> list:
-    """Materials on the exported objects' slots, each once, in a stable order."""
-    seen: dict[str, bpy.types.Material] = {}
-    for obj in objects:
-        for slot in obj.material_slots:
-            if slot.material is not None:
-                seen.setdefault(slot.material.name, slot.material)
-    return list(seen.values())
 
 
 def draco_available() -> bool:
@@ -150,7 +141,7 @@ def _call(op, wanted: dict, fallbacks: dict, missing: str) -> None:
 
 def needs_tangents(materials) -> bool:
     """Normal maps need tangents in the file; runtime-generated ones differ per engine."""
-    return any(node.type == "NORMAL_MAP" for _mat, node in all_nodes(materials))
+    return any(node.type == "NORMAL_MAP" for _mat, node in material_nodes(materials))
 
 
 def _run_gltf(path: Path, options: ExportOptions, draco: bool, tangents: bool) -> None:
@@ -212,7 +203,7 @@ def export_vr(context, options: ExportOptions) -> dict:
     path = output_path(options.filepath, fmt)
     check_writable(path)
     objects = export_objects(context.scene, context.view_layer, options.selected_only)
-    materials = used_materials(objects)
+    materials = object_materials(objects)
     warnings: list[str] = []
     gltf = fmt.gltf
     if options.unlit and not gltf:
@@ -229,7 +220,7 @@ def export_vr(context, options: ExportOptions) -> dict:
     with ExitStack() as stack:
         if options.unlit and gltf:
             stack.enter_context(unlit_materials(objects, warnings))
-            export_materials = used_materials(objects)
+            export_materials = object_materials(objects)
         else:
             export_materials = materials
         expected = {mat.name: reachable_images(mat) for mat in export_materials}

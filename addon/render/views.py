@@ -17,8 +17,9 @@ from pathlib import Path
 import bpy
 from mathutils import Matrix, Vector
 
+from ..shading import has_geometry
+
 ENGINES = ("CYCLES", "WORKBENCH")
-RENDERABLE_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 VIEWPORT_SENSOR = 72.0  # the 3D viewport's lens is relative to a 72 mm sensor
 _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 
@@ -45,7 +46,7 @@ def render_size(aspect: float, longest: int) -> tuple[int, int]:
 
 def renderable_objects(objects: Sequence) -> list:
     """The geometry among ``objects`` that renders show (not hidden from renders)."""
-    return [o for o in objects if o.type in RENDERABLE_TYPES and not o.hide_render]
+    return [o for o in objects if has_geometry(o) and not o.hide_render]
 
 
 def bounds(objects: Sequence) -> tuple[Vector, float]:
