@@ -153,7 +153,7 @@ class RESTYLE_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (RESTYLE_OT_stylize_selected, RESTYLE_OT_stylize_scene, RESTYLE_OT_revert,
+classes = (RESTYLE_OT_stylize_selected, RESTYLE_OT_stylize_scene, RESTYLE_OT_revert,
            RESTYLE_OT_cancel)
 
 
@@ -163,16 +163,14 @@ def _on_load_pre(*_args) -> None:
     runner.abandon_all()
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+def add_handlers() -> None:
+    """Cancel runs when a file is loaded (called by the add-on's ``register``)."""
     bpy.app.handlers.load_pre.append(_on_load_pre)
 
 
-def unregister() -> None:
+def remove_handlers() -> None:
+    """Undo ``add_handlers``, cancel every run and stop this session's worker."""
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     runner.abandon_all()
     session.shutdown()
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)

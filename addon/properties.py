@@ -127,16 +127,4 @@ class RestyleSettings(bpy.types.PropertyGroup):
     last_report: StringProperty(name="Last Report", default="")
 
 
-CLASSES = (RestyleStyleImage, RestyleSettings)
-
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.restyle = PointerProperty(type=RestyleSettings)
-
-
-def unregister() -> None:
-    del bpy.types.Scene.restyle
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+classes = (RestyleStyleImage, RestyleSettings)
