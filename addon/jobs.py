@@ -17,10 +17,10 @@ from pathlib import Path
 
 import bpy
 
+from ..core.training.options import EFFORT
 from .discovery import TextureUse
 from .names import file_stem
 from .paths import shipped_styles, style_painting
-from .properties import EFFORT
 
 #: File types the worker reads as they are; anything else is re-encoded as PNG.
 _DIRECT_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp", ".tga"}

@@ -12,16 +12,8 @@ from bpy.props import (
     StringProperty,
 )
 
+from ..core.training.options import EFFORT  # torch-free: beside the training settings
 from .paths import shipped_styles
-
-#: Training effort -> (steps, crop size, time budget in seconds or None). Balanced is the
-#: training default of ``python -m core train`` (what the shipped styles got), with a
-#: budget so a slower machine still finishes in about 3 minutes.
-EFFORT = {
-    "QUICK": (250, 128, 60.0),
-    "BALANCED": (800, 128, 180.0),
-    "BEST": (2000, 192, None),
-}
 
 _style_items_cache: list = []
 

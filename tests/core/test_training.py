@@ -16,6 +16,7 @@ from core.model.features import RandomFeatures
 from core.model.generator import ARCH_TYPE
 from core.training import losses
 from core.training.data import load_rgb
+from core.training.options import EFFORT
 from core.training.trainer import TrainSettings, _Run, run_training, train_style
 
 TINY = {"size": 32, "batch": 2, "arch": {"width": 8, "deep_width": 16, "blocks": 1},
@@ -151,3 +152,9 @@ def test_structure_loss_ignores_tone_and_sees_moved_edges(images):
     moved = content.flip(3)
     assert float(losses.structure_loss(recoloured, content)) < 0.2
     assert float(losses.structure_loss(moved, content)) > 0.5
+
+
+def test_balanced_effort_is_the_training_default():
+    """The add-on's Balanced effort trains like ``python -m core train`` and the shipped styles."""
+    steps, size, _budget = EFFORT["BALANCED"]
+    assert (steps, size) == (TrainSettings().steps, TrainSettings().size)
