@@ -9,6 +9,7 @@ before returning, so pipelines can script them.
 import bpy
 
 from . import runner, session
+from .errors import AddonError
 
 _TIMER_S = 0.25
 _OUTCOME = {runner.DONE: {"FINISHED"}, runner.CANCELLED: {"CANCELLED"},
@@ -53,7 +54,7 @@ class _StylizeBase:
     def execute(self, context):
         try:
             run = runner.start_run(context, self.objects(context), self.bl_label)
-        except Exception as exc:  # preparing touches files, images and renders: report it
+        except (AddonError, OSError) as exc:  # its job folder, its settings: report them
             self.report({"ERROR"}, f"Restyle could not prepare the job: {exc}")
             return {"CANCELLED"}
         if self.wait or _blocking(context):

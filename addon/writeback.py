@@ -15,6 +15,7 @@ from pathlib import Path
 import bpy
 
 from .discovery import TextureUse, is_stylized, stylized_name
+from .errors import AddonError
 from .keptpng import save_kept
 from .names import file_stem
 from .paths import STYLIZED_SUFFIX
@@ -32,7 +33,7 @@ def load_stylized(use: TextureUse, result: Path, size: tuple[int, int]) -> bpy.t
     """
     original = use.live_image()
     if original is None:
-        raise RuntimeError(f"Image '{use.name}' was removed while it was being stylized")
+        raise AddonError(f"Image '{use.name}' was removed while it was being stylized")
     new = bpy.data.images.load(str(result), check_existing=False)
     new.colorspace_settings.name = original.colorspace_settings.name
     new.alpha_mode = original.alpha_mode
@@ -77,9 +78,9 @@ def _store(new: bpy.types.Image, result: Path, dest: Path) -> Path:
     Files are only renamed into place once every result is written.
     """
     if dest.exists() and not dest.is_file():
-        raise RuntimeError(f"Cannot write the stylized texture '{dest}': something that is "
-                           "not a file has that name; move it away or choose another "
-                           "Output Folder in the preferences")
+        raise AddonError(f"Cannot write the stylized texture '{dest}': something that is "
+                         "not a file has that name; move it away or choose another "
+                         "Output Folder in the preferences")
     partial = dest.with_name(dest.name + ".partial")
     if new.is_dirty:  # scaled back to the original's size
         new.filepath_raw = str(partial)

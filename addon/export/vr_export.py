@@ -20,6 +20,7 @@ from pathlib import Path
 
 import bpy
 
+from ..errors import AddonError
 from ..shading import has_geometry, material_nodes, object_materials
 from .budget import Budget, budget_textures
 from .formats import FORMATS, Format
@@ -30,7 +31,7 @@ EXPORTER_LOGGERS = ("glTFImporter", "glTFImporter_errors")  # io_scene_gltf2's l
 DRACO_LIBRARY = {"win32": "extern_draco.dll", "darwin": "libextern_draco.dylib"}
 
 
-class ExportError(Exception):
+class ExportError(AddonError):
     """Bad input for the export (shown to the user as is)."""
 
 

@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 from bpy.props import IntProperty, StringProperty
 
+from ..errors import AddonError
 from ..worker.background import BackgroundCall
 from .views import camera_view, render_views, viewport_view
 
@@ -167,7 +168,7 @@ class RESTYLE_OT_preview(bpy.types.Operator):
                 while run.step():
                     time.sleep(_POLL_S / 2)
                 return self._end(context, run)
-        except (RuntimeError, ValueError, OSError, WorkerError) as exc:
+        except (AddonError, RuntimeError, ValueError, OSError, WorkerError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._run = run
@@ -187,7 +188,7 @@ class RESTYLE_OT_preview(bpy.types.Operator):
                 return {"PASS_THROUGH"}
             elif run.step():
                 return {"RUNNING_MODAL"}
-        except (RuntimeError, OSError, WorkerError) as exc:
+        except (AddonError, RuntimeError, OSError, WorkerError) as exc:
             run.error = str(exc)
         context.window_manager.event_timer_remove(self._timer)
         if run.image is not None:
