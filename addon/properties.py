@@ -97,12 +97,6 @@ class RestyleSettings(bpy.types.PropertyGroup):
         ],
         default="auto",
     )
-    revert_scope: EnumProperty(
-        name="Revert",
-        items=[("SELECTED", "Selected", "Revert the selected objects' materials"),
-               ("ALL", "All", "Revert every material in the file")],
-        default="ALL",
-    )
 
     # -- job state, written by the running operator, drawn by the panel
     job_state: EnumProperty(

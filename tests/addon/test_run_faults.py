@@ -1,6 +1,6 @@
 """Faults around a run in real Blender with a real worker: names, disks, hung workers, races.
 
-Each test reproduces one fault a probe found (issue 11) and checks the run reports it
+Each test reproduces one fault found by probing the add-on and checks the run reports it
 clearly and leaves the scene (and the user's files) as it was.
 """
 
