@@ -33,6 +33,10 @@ LOOK_PROPERTIES = {"strength": "strength", "preserve_color": "keep_colors",
                    "max_size": "max_size", "seamless": "seamless"}
 
 
+class BatchError(Exception):
+    """A scene (or the set-up) the user must fix: reported as its message, no traceback."""
+
+
 def addon(name: str):
     """A module of the installed add-on (``addon.<name>``)."""
     return importlib.import_module(f"{ADDON_MODULE}.addon.{name}")
@@ -43,7 +47,7 @@ def install(args: dict) -> None:
     result = bpy.ops.extensions.package_install_files(
         filepath=args["zip"], repo="user_default", enable_on_install=True)
     if result != {"FINISHED"} or ADDON_MODULE not in bpy.context.preferences.addons:
-        raise RuntimeError(f"Could not install the Restyle extension from {args['zip']}")
+        raise BatchError(f"Could not install the Restyle extension from {args['zip']}")
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     prefs.worker_python = args["worker_python"]
     prefs.device = args["device"]
@@ -52,10 +56,8 @@ def install(args: dict) -> None:
 
 def used_images() -> list:
     """Image datablocks that an Image Texture node of any material or node group shows."""
-    trees = [m.node_tree for m in bpy.data.materials if m.node_tree is not None]
-    trees += list(bpy.data.node_groups)
-    images = {node.image for tree in trees for node in tree.nodes
-              if node.type == "TEX_IMAGE" and node.image is not None}
+    shading = addon("shading")
+    images = {node.image for node in shading.tree_image_nodes(shading.file_trees())}
     return sorted(images, key=lambda img: img.name)
 
 
@@ -75,8 +77,8 @@ def external_files(blend: Path) -> list[str]:
         (files if path.is_file() else missing).append(
             str(path.resolve()) if path.is_file() else f"linked library {path} does not exist")
     if missing:
-        raise RuntimeError(f"{blend}: " + "; ".join(missing) + ". Fix the paths (File > External "
-                           "Data > Find Missing Files) or pack the files, then run again")
+        raise BatchError(f"{blend}: " + "; ".join(missing) + ". Fix the paths (File > External "
+                         "Data > Find Missing Files) or pack the files, then run again")
     return sorted(set(files))
 
 
@@ -85,19 +87,19 @@ def open_scene(blend: Path) -> None:
         bpy.ops.wm.open_mainfile(filepath=str(blend), load_ui=False)
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-        raise RuntimeError(f"{blend} is not a readable .blend file ({reason}); re-save it from "
-                           "Blender or remove it from the batch") from None
+        raise BatchError(f"{blend} is not a readable .blend file ({reason}); re-save it from "
+                         "Blender or remove it from the batch") from None
 
 
 def run_operator(label: str, op, **kwargs) -> None:
     """Call an operator; its ERROR reports (raised by bpy.ops) become one clear message."""
     try:
         result = op(**kwargs)
-    except RuntimeError as exc:
-        raise RuntimeError(f"{label} failed: {str(exc).strip()}") from None
+    except RuntimeError as exc:  # bpy.ops raises the operator's ERROR report as one
+        raise BatchError(f"{label} failed: {str(exc).strip()}") from None
     if result != {"FINISHED"}:
         report = bpy.context.scene.restyle.last_report.splitlines()
-        raise RuntimeError(f"{label} failed: {report[0] if report else result}")
+        raise BatchError(f"{label} failed: {report[0] if report else result}")
 
 
 def restyle_scene(spec: dict, args: dict, kill: bool) -> dict:
@@ -152,8 +154,8 @@ def gather_scene(spec: dict, args: dict, index: int) -> dict:
     """Export one scene's colour textures into the gather folder (training content)."""
     blend = Path(spec["blend"])
     open_scene(blend)
-    discovery = addon("discovery")
-    uses = discovery.discover(discovery.objects_materials(bpy.context.scene.objects)).textures
+    materials = addon("shading").node_materials(bpy.context.scene.objects)
+    uses = addon("discovery").discover(materials).textures
     folder = Path(args["gather_dir"]) / f"{index:03d}"
     skipped: dict[str, str] = {}
     max_size = args["look"].get("max_size") or bpy.context.scene.restyle.max_size
@@ -184,8 +186,8 @@ def main(argv: list[str]) -> int:
             else:
                 outcome = restyle_scene(spec, args, kill=args.get("kill") == spec["blend"])
         except Exception as exc:  # one scene's failure is reported, the next one still runs
-            shown = (RuntimeError, addon("errors").AddonError)  # messages meant for people
-            message = str(exc) if isinstance(exc, shown) else (
+            reported = (BatchError, addon("errors").AddonError, RuntimeError)  # bpy's own too
+            message = str(exc) if isinstance(exc, reported) else (
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             outcome = {"scene": spec["blend"], "state": "failed", "error": message}
         outcome["seconds"] = round(time.monotonic() - started, 3)

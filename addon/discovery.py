@@ -1,10 +1,10 @@
 """Find the scene's colour textures: Image Texture nodes that feed a Principled Base Color.
 
-The walk goes upstream from each Principled BSDF's Base Color through colour-only nodes
-(Mix, Hue/Saturation, Gamma, Bright/Contrast, RGB Curves, Invert, reroutes) and into and
-out of node groups. Only the image nodes reached this way are ever switched, so an image
-that also drives roughness or a normal map keeps doing that unchanged. Non-Color images
-are never stylized, whatever they feed.
+The walk (``shading.upstream``) goes upstream from each Principled BSDF's Base Color
+through colour-only nodes (Mix, Hue/Saturation, Gamma, Bright/Contrast, RGB Curves,
+Invert, reroutes) and into and out of node groups. Only the image nodes reached this way
+are ever switched, so an image that also drives roughness or a normal map keeps doing that
+unchanged. Non-Color images are never stylized, whatever they feed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 import bpy
 
 from .paths import STYLIZED_SUFFIX
+from .shading import is_data_image, nested_nodes, upstream
 
 #: Nodes whose "Color" input passes colour through to their "Color" output.
 _COLOR_PASS = {"HUE_SAT", "GAMMA", "BRIGHTCONTRAST", "CURVE_RGB", "INVERT"}
-#: Colour spaces that hold data rather than colour (names differ across OCIO configs).
-_DATA_SPACES = {"Non-Color", "Raw", "Generic Data", "Linear Data", "Data"}
 
 
 @dataclass(frozen=True)
@@ -81,12 +80,6 @@ def is_stylized(image: bpy.types.Image) -> bool:
     return isinstance(image.get("restyle_original"), bpy.types.Image)
 
 
-def is_data_image(image: bpy.types.Image) -> bool:
-    """True when the image holds data (normals, roughness...) rather than colour."""
-    settings = image.colorspace_settings
-    return bool(getattr(settings, "is_data", False)) or settings.name in _DATA_SPACES
-
-
 def skip_reason(image: bpy.types.Image) -> str | None:
     """Why an image cannot be stylized, or None when it can."""
     if image.library is not None:
@@ -102,79 +95,13 @@ def skip_reason(image: bpy.types.Image) -> str | None:
     return None
 
 
-def objects_materials(objects) -> list:
-    """The distinct node materials used by ``objects``, in a stable order."""
-    seen, found = set(), []
-    for obj in objects:
-        for slot in getattr(obj, "material_slots", ()):
-            mat = slot.material
-            if mat is None or mat.node_tree is None or mat.name_full in seen:
-                continue
-            # Before 5.0 a material can keep a node tree it does not render with.
-            if bpy.app.version >= (5, 0, 0) or mat.use_nodes:
-                seen.add(mat.name_full)
-                found.append(mat)
-    return found
-
-
-def _linked_from(socket) -> list:
-    """The enabled links arriving at ``socket``."""
-    return [link for link in socket.links if not link.is_muted and link.is_valid]
-
-
-def _group_output_socket(tree, output_socket):
-    """The socket inside a group tree that feeds the group node's ``output_socket``."""
-    outputs = [n for n in tree.nodes if n.type == "GROUP_OUTPUT"]
-    active = [n for n in outputs if n.is_active_output] or outputs
-    for node in active:
-        for socket in node.inputs:
-            if socket.identifier == output_socket.identifier:
-                return socket
-    return None
-
-
-def _color_images(socket, stack: tuple, seen: set, found: list) -> None:
-    """Collect image nodes upstream of ``socket`` through colour-preserving nodes.
-
-    ``stack`` holds the group nodes we entered, so a Group Input leads back out.
-    """
-    for link in _linked_from(socket):
-        node, out = link.from_node, link.from_socket
-        key = (node.id_data.name_full, node.name, out.identifier, tuple(n.name for n in stack))
-        if key in seen:
-            continue
-        seen.add(key)
-        if node.type == "TEX_IMAGE":
-            if out.name == "Color" and node.image is not None:
-                found.append(node)
-        elif node.type == "REROUTE":
-            _color_images(node.inputs[0], stack, seen, found)
-        elif node.type in _COLOR_PASS:
-            _color_images(node.inputs["Color"], stack, seen, found)
-        elif node.type in {"MIX", "MIX_RGB"}:
-            if node.type == "MIX" and node.data_type != "RGBA":
-                continue
-            for inp in node.inputs:
-                if inp.type == "RGBA" and inp.enabled:
-                    _color_images(inp, stack, seen, found)
-        elif node.type == "GROUP" and node.node_tree is not None:
-            inner = _group_output_socket(node.node_tree, out)
-            if inner is not None:
-                _color_images(inner, (*stack, node), seen, found)
-        elif node.type == "GROUP_INPUT" and stack:
-            outer = stack[-1]
-            for inp in outer.inputs:
-                if inp.identifier == out.identifier:
-                    _color_images(inp, stack[:-1], seen, found)
-
-
-def _principled_nodes(tree, stack: tuple = ()):
-    """(Principled BSDF, enclosing group nodes) in ``tree`` and the groups it uses."""
-    for node in tree.nodes:
-        if node.type == "BSDF_PRINCIPLED":
-            yield node, stack
-        elif node.type == "GROUP" and node.node_tree is not None and len(stack) < 16:
-            yield from _principled_nodes(node.node_tree, (*stack, node))
+def _colour_inputs(node, _output) -> list:
+    """The inputs a colour-only node passes colour through from (``shading.upstream``)."""
+    if node.type in _COLOR_PASS:
+        return [node.inputs["Color"]]
+    if node.type == "MIX_RGB" or (node.type == "MIX" and node.data_type == "RGBA"):
+        return [inp for inp in node.inputs if inp.type == "RGBA" and inp.enabled]
+    return []  # an image (the end of the walk) or a node that changes what colour means
 
 
 def base_color_image_nodes(material) -> list:
@@ -182,11 +109,11 @@ def base_color_image_nodes(material) -> list:
 
     Principled nodes inside node groups count too (a studio's shader group).
     """
-    found: list = []
-    seen: set = set()
-    for node, stack in _principled_nodes(material.node_tree):
-        _color_images(node.inputs["Base Color"], stack, seen, found)
-    return found
+    starts = [(node.inputs["Base Color"], stack)
+              for node, stack in nested_nodes(material.node_tree)
+              if node.type == "BSDF_PRINCIPLED"]
+    return [node for node, out in upstream(starts, _colour_inputs)
+            if node.type == "TEX_IMAGE" and out.name == "Color" and node.image is not None]
 
 
 def discover(materials) -> Discovery:

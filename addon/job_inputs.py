@@ -18,11 +18,11 @@ from pathlib import Path
 import bpy
 
 from ..core.protocol import RESTYLE
+from ..core.training.options import EFFORT
 from .discovery import TextureUse
 from .errors import AddonError
 from .names import file_stem
 from .paths import shipped_styles, style_painting
-from .properties import EFFORT
 
 #: File types the worker reads as they are; anything else is re-encoded as PNG.
 _DIRECT_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp", ".tga"}

@@ -9,6 +9,7 @@ before returning, so pipelines can script them.
 import bpy
 
 from . import runner, session
+from .errors import AddonError
 
 _TIMER_S = 0.25
 _OUTCOME = {runner.DONE: {"FINISHED"}, runner.CANCELLED: {"CANCELLED"},
@@ -53,7 +54,7 @@ class _StylizeBase:
     def execute(self, context):
         try:
             run = runner.start_run(context, self.objects(context), self.bl_label)
-        except Exception as exc:  # preparing touches files, images and renders: report it
+        except (AddonError, OSError) as exc:  # its job folder, its settings: report them
             self.report({"ERROR"}, f"Restyle could not prepare the job: {exc}")
             return {"CANCELLED"}
         if self.wait or _blocking(context):
@@ -153,7 +154,7 @@ class RESTYLE_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (RESTYLE_OT_stylize_selected, RESTYLE_OT_stylize_scene, RESTYLE_OT_revert,
+classes = (RESTYLE_OT_stylize_selected, RESTYLE_OT_stylize_scene, RESTYLE_OT_revert,
            RESTYLE_OT_cancel)
 
 
@@ -163,16 +164,14 @@ def _on_load_pre(*_args) -> None:
     runner.abandon_all()
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+def add_handlers() -> None:
+    """Cancel runs when a file is loaded (called by the add-on's ``register``)."""
     bpy.app.handlers.load_pre.append(_on_load_pre)
 
 
-def unregister() -> None:
+def remove_handlers() -> None:
+    """Undo ``add_handlers``, cancel every run and stop this session's worker."""
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     runner.abandon_all()
     session.shutdown()
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)

@@ -110,9 +110,4 @@ def resolved_python(prefs: RestylePreferences) -> str:
     return find_worker_python(worker_env=worker_env_dir()) or ""
 
 
-def register() -> None:
-    bpy.utils.register_class(RestylePreferences)
-
-
-def unregister() -> None:
-    bpy.utils.unregister_class(RestylePreferences)
+classes = (RestylePreferences,)

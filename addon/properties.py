@@ -12,16 +12,8 @@ from bpy.props import (
     StringProperty,
 )
 
+from ..core.training.options import EFFORT  # torch-free: beside the training settings
 from .paths import shipped_styles
-
-#: Training effort -> (steps, crop size, time budget in seconds or None). Balanced is the
-#: training default of ``python -m core train`` (what the shipped styles got), with a
-#: budget so a slower machine still finishes in about 3 minutes.
-EFFORT = {
-    "QUICK": (250, 128, 60.0),
-    "BALANCED": (800, 128, 180.0),
-    "BEST": (2000, 192, None),
-}
 
 _style_items_cache: list = []
 
@@ -105,12 +97,6 @@ class RestyleSettings(bpy.types.PropertyGroup):
         ],
         default="auto",
     )
-    revert_scope: EnumProperty(
-        name="Revert",
-        items=[("SELECTED", "Selected", "Revert the selected objects' materials"),
-               ("ALL", "All", "Revert every material in the file")],
-        default="ALL",
-    )
 
     # -- job state, written by the running operator, drawn by the panel
     job_state: EnumProperty(
@@ -126,16 +112,4 @@ class RestyleSettings(bpy.types.PropertyGroup):
     last_report: StringProperty(name="Last Report", default="")
 
 
-CLASSES = (RestyleStyleImage, RestyleSettings)
-
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.restyle = PointerProperty(type=RestyleSettings)
-
-
-def unregister() -> None:
-    del bpy.types.Scene.restyle
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+classes = (RestyleStyleImage, RestyleSettings)

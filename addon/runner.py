@@ -17,7 +17,7 @@ import bpy
 
 from ..core import protocol
 from . import session
-from .discovery import Discovery, discover, objects_materials
+from .discovery import Discovery, discover
 from .job_inputs import (
     ExportedTexture,
     build_restyle_job,
@@ -28,6 +28,7 @@ from .job_inputs import (
 from .paths import output_folder
 from .preferences import get_prefs
 from .render.content import RenderContent, render_content_steps
+from .shading import node_materials as objects_materials
 from .worker import worker_job
 from .worker.client import WorkerDied
 from .worker.worker_job import WorkerHung, WorkerJob

@@ -178,21 +178,19 @@ class RESTYLE_PT_main_shader(_RestylePanel, bpy.types.Panel):
         return getattr(context.space_data, "tree_type", "") == "ShaderNodeTree"
 
 
-CLASSES = (RESTYLE_UL_style_images, RESTYLE_OT_style_image_add, RESTYLE_OT_style_image_remove,
+classes = (RESTYLE_UL_style_images, RESTYLE_OT_style_image_add, RESTYLE_OT_style_image_remove,
            RESTYLE_PT_main, RESTYLE_PT_main_shader)
 
 
-def register() -> None:
+def open_previews() -> None:
+    """Make the preview collection the shipped styles' paintings load into."""
     global _previews
     _previews = bpy.utils.previews.new()
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
 
 
-def unregister() -> None:
+def close_previews() -> None:
+    """Free the preview collection."""
     global _previews
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
     if _previews is not None:
         bpy.utils.previews.remove(_previews)
         _previews = None

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import bpy
 
-from .discovery import TextureUse, is_stylized, objects_materials, stylized_name
+from .discovery import TextureUse, is_stylized, stylized_name
+from .errors import AddonError
 from .keptpng import save_kept
 from .names import file_stem
 from .paths import STYLIZED_SUFFIX
+from .shading import file_trees, node_materials, node_trees, tree_image_nodes
 
 _FAKE_USER_FLAG = "restyle_fake_user"
 #: Where a packed stylized image would be unpacked to (its ``filepath_raw`` folder).
@@ -31,7 +33,7 @@ def load_stylized(use: TextureUse, result: Path, size: tuple[int, int]) -> bpy.t
     """
     original = use.live_image()
     if original is None:
-        raise RuntimeError(f"Image '{use.name}' was removed while it was being stylized")
+        raise AddonError(f"Image '{use.name}' was removed while it was being stylized")
     new = bpy.data.images.load(str(result), check_existing=False)
     new.colorspace_settings.name = original.colorspace_settings.name
     new.alpha_mode = original.alpha_mode
@@ -76,9 +78,9 @@ def _store(new: bpy.types.Image, result: Path, dest: Path) -> Path:
     Files are only renamed into place once every result is written.
     """
     if dest.exists() and not dest.is_file():
-        raise RuntimeError(f"Cannot write the stylized texture '{dest}': something that is "
-                           "not a file has that name; move it away or choose another "
-                           "Output Folder in the preferences")
+        raise AddonError(f"Cannot write the stylized texture '{dest}': something that is "
+                         "not a file has that name; move it away or choose another "
+                         "Output Folder in the preferences")
     partial = dest.with_name(dest.name + ".partial")
     if new.is_dirty:  # scaled back to the original's size
         new.filepath_raw = str(partial)
@@ -145,40 +147,22 @@ def apply_results(items: list[tuple[TextureUse, Path, tuple[int, int]]],
     return [use.name for use, _result, _size in items]
 
 
-def _all_trees(materials) -> list:
-    """The node trees of ``materials`` and every node group they use (recursively)."""
-    trees, todo = [], [m.node_tree for m in materials if m.node_tree is not None]
-    while todo:
-        tree = todo.pop()
-        if tree in trees:
-            continue
-        trees.append(tree)
-        todo += [n.node_tree for n in tree.nodes if n.type == "GROUP" and n.node_tree]
-    return trees
-
-
 def revert(materials=None) -> list[str]:
     """Switch image nodes back to the originals; ``materials`` None means the whole file.
 
     Stylized datablocks nobody uses any more are removed (their files stay on disk) and
     the originals get their fake-user setting back. Returns the reverted originals' names.
     """
-    if materials is None:
-        materials = list(bpy.data.materials)
-        trees = _all_trees(materials) + [g for g in bpy.data.node_groups
-                                         if g.bl_idname == "ShaderNodeTree"]
-    else:
-        trees = _all_trees(materials)
+    trees = file_trees() if materials is None else node_trees(materials)
     reverted: list[str] = []
     touched = []
-    for tree in dict.fromkeys(trees):
-        for node in tree.nodes:
-            if node.type == "TEX_IMAGE" and node.image is not None and is_stylized(node.image):
-                stylized = node.image
-                node.image = stylized["restyle_original"]
-                touched.append(stylized)
-                if node.image.name not in reverted:
-                    reverted.append(node.image.name)
+    for node in tree_image_nodes(trees):
+        if is_stylized(node.image):
+            stylized = node.image
+            node.image = stylized["restyle_original"]
+            touched.append(stylized)
+            if node.image.name not in reverted:
+                reverted.append(node.image.name)
     for stylized in dict.fromkeys(touched):
         if stylized.users == 0:
             original = stylized["restyle_original"]
@@ -196,14 +180,11 @@ def showing_originals():
     For renders used as training content: a re-run should learn from the scene as the
     artist made it, not from the previous run's stylized look.
     """
-    trees = _all_trees(list(bpy.data.materials)) + [
-        g for g in bpy.data.node_groups if g.bl_idname == "ShaderNodeTree"]
     swapped = []
-    for tree in dict.fromkeys(trees):
-        for node in tree.nodes:
-            if node.type == "TEX_IMAGE" and node.image is not None and is_stylized(node.image):
-                swapped.append((node, node.image))
-                node.image = node.image["restyle_original"]
+    for node in tree_image_nodes(file_trees()):
+        if is_stylized(node.image):
+            swapped.append((node, node.image))
+            node.image = node.image["restyle_original"]
     try:
         yield
     finally:
@@ -213,4 +194,4 @@ def showing_originals():
 
 def revert_objects(objects) -> list[str]:
     """Revert the materials of ``objects`` only."""
-    return revert(objects_materials(objects))
+    return revert(node_materials(objects))

@@ -16,6 +16,7 @@ from typing import TextIO
 from .device import DEVICE_CHOICES
 from .errors import BadInput, RestyleError, UsageError
 from .precision import PRECISION_CHOICES
+from .training.options import add_train_options, train_overrides
 
 PROG = "python -m core"
 PRECISION_HELP = "auto: bf16 where this CPU runs it fast (AVX512-BF16, AMX), else fp32"
@@ -57,11 +58,6 @@ class ProgressBar:
             self.stream.flush()
 
 
-def add_train_options(parser: argparse.ArgumentParser) -> None:
-    """Training overrides shared by ``train`` and ``batch --style-image`` (None: defaults)."""
-    parser.add_argument("--steps", type=int, metavar="N", help="training steps")
-    parser.add_argument("--size", type=int, metavar="PX", help="training crop size")
-    parser.add_argument("--seed", type=int, metavar="S")
 
 
 def add_look_options(parser: argparse.ArgumentParser) -> None:
@@ -130,9 +126,8 @@ def run_styles() -> int:
 def run_train(args: argparse.Namespace) -> int:
     from .training.trainer import TrainSettings, train_style
 
-    overrides = {k: getattr(args, k) for k in ("steps", "size", "seed")
-                 if getattr(args, k) is not None}
-    settings = TrainSettings(device=args.device, precision=args.precision, **overrides)
+    settings = TrainSettings(device=args.device, precision=args.precision,
+                             **train_overrides(args))
     bar = ProgressBar("train")
     try:
         folder = train_style(args.style, args.content, args.out, settings, progress=bar)

@@ -21,6 +21,7 @@ import bpy
 import numpy as np
 
 from ..names import file_stem
+from ..shading import image_nodes, is_data_image
 from .files import image_mime
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
@@ -71,33 +72,6 @@ def _nearest_pot(value: int) -> int:
 
 def is_pot(value: int) -> bool:
     return value > 0 and value & (value - 1) == 0
-
-
-def all_nodes(materials) -> Iterator[tuple[bpy.types.Material, bpy.types.Node]]:
-    """Every node of ``materials``, including inside (nested) node groups."""
-    for mat in materials:
-        if mat is None or mat.node_tree is None:
-            continue
-        seen: set[str] = set()
-        stack = [mat.node_tree]
-        while stack:
-            tree = stack.pop()
-            for node in tree.nodes:
-                yield mat, node
-                if node.type == "GROUP" and node.node_tree and node.node_tree.name not in seen:
-                    seen.add(node.node_tree.name)
-                    stack.append(node.node_tree)
-
-
-def image_nodes(materials) -> Iterator[tuple[bpy.types.Material, bpy.types.Node]]:
-    """Every Image Texture node of ``materials``."""
-    return ((mat, node) for mat, node in all_nodes(materials) if node.type == "TEX_IMAGE")
-
-
-def is_data(image: bpy.types.Image) -> bool:
-    """Non-colour data (normal/roughness maps): JPEG blocks would show up as lighting."""
-    settings = image.colorspace_settings
-    return bool(getattr(settings, "is_data", settings.name == "Non-Color"))
 
 
 def image_problem(image: bpy.types.Image) -> str | None:
@@ -169,7 +143,7 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path,
     width, height = image.size
     size = fit_size(width, height, budget.max_size, budget.power_of_two)
     fmt, notes = budget.image_format, []
-    if fmt == "JPEG" and is_data(image):
+    if fmt == "JPEG" and is_data_image(image):
         fmt = "PNG"
         notes.append("Non-Color data (normals, roughness...), kept lossless as PNG")
     work = None

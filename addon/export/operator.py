@@ -5,8 +5,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
+from ..errors import AddonError
 from .properties import BLEND_RELATIVE
-from .vr_export import ExportError, export_vr
+from .vr_export import export_vr
 
 
 class RESTYLE_OT_export_vr(bpy.types.Operator):
@@ -24,7 +25,7 @@ class RESTYLE_OT_export_vr(bpy.types.Operator):
         settings = context.scene.restyle_export
         try:
             report = export_vr(context, settings.options(self.filepath))
-        except ExportError as exc:
+        except AddonError as exc:  # ExportError and the like: the message says what to do
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         settings.store_summary(report)

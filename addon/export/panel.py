@@ -33,7 +33,7 @@ class RESTYLE_PT_export_vr(RestyleSubPanel, bpy.types.Panel):
         if settings.image_format == "WEBP":
             col.label(text="Unity's glTFast cannot read WebP", icon="ERROR")
         col = layout.column(align=True)
-        col.active = settings.file_format != "USDZ"
+        col.active = settings.export_format().gltf  # unlit and Draco are glTF extensions
         col.prop(settings, "unlit")
         col.prop(settings, "draco")
         layout.operator("restyle.export_vr", icon="EXPORT")

@@ -8,6 +8,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from .budget import Budget
+from .formats import FORMATS, enum_items
 from .vr_export import ExportOptions
 
 # Blender 5.0 warns about "//" paths unless the property says it supports them (4.2 lacks
@@ -24,11 +25,7 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
         name="File", subtype="FILE_PATH", default="//restyle_vr.glb", options=BLEND_RELATIVE,
         description="Output file; '//' is the folder of the .blend. The suffix follows "
                     "the format")
-    file_format: EnumProperty(
-        name="Format", default="GLB",
-        items=(("GLB", "glTF Binary (.glb)", "One file: Unity, Unreal, Godot, three.js/WebXR"),
-               ("GLTF_SEPARATE", "glTF Separate (.gltf)", ".gltf + .bin + texture files"),
-               ("USDZ", "USDZ (.usdz)", "Apple Vision Pro / Quick Look")))
+    file_format: EnumProperty(name="Format", default="GLB", items=enum_items())
     selected_only: BoolProperty(
         name="Selected Only", default=False,
         description="Export only the selected objects instead of the whole scene")
@@ -61,6 +58,10 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
                         self.quality)
         return ExportOptions(filepath or self.filepath, self.file_format, self.selected_only,
                              self.unlit, self.draco, budget)
+
+    def export_format(self):
+        """The chosen format's ``formats.Format`` record."""
+        return FORMATS[self.file_format]
 
     def store_summary(self, report: dict) -> None:
         summary = {key: report[key] for key in SUMMARY_KEYS}

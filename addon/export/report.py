@@ -13,10 +13,11 @@ from urllib.parse import unquote
 import bpy
 import numpy as np
 
+from ..shading import every_input, has_geometry, upstream
 from .budget import Budget, TextureCopy, is_pot
 from .files import image_bytes, image_mime, image_size, read_gltf, usdz_textures
+from .formats import Format
 
-GEOMETRY_TYPES = {"MESH", "CURVE", "SURFACE", "FONT", "META"}
 SUPPORTED_SHADERS = {"BSDF_PRINCIPLED", "EMISSION", "BACKGROUND", "MIX_SHADER",
                      "BSDF_TRANSPARENT"}
 
@@ -36,7 +37,7 @@ def geometry_stats(objects, depsgraph) -> dict:
     triangles = draw_calls = 0
     materials: set[str] = set()
     for obj in objects:
-        if obj.type not in GEOMETRY_TYPES:
+        if not has_geometry(obj):
             continue
         evaluated = obj.evaluated_get(depsgraph)
         mesh = evaluated.to_mesh()
@@ -137,26 +138,20 @@ def usdz_texture_entries(path: Path, copies: list[TextureCopy]) -> list[dict]:
             for name, data in sorted(usdz_textures(path).items())]
 
 
+def _active_output(mat):
+    """The material's active Material Output node, or None."""
+    if mat.node_tree is None:
+        return None
+    return next((n for n in mat.node_tree.nodes
+                 if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+
+
 def reachable_images(mat) -> set[str]:
     """Images whose nodes feed the active output (through links and node groups)."""
-    if mat.node_tree is None:
-        return set()
-    output = next((n for n in mat.node_tree.nodes
-                   if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
-    found: set[str] = set()
-    stack, seen = ([output] if output else []), set()
-    while stack:
-        node = stack.pop()
-        key = (node.id_data.name, node.name)
-        if key in seen:
-            continue
-        seen.add(key)
-        if node.type == "TEX_IMAGE" and node.image is not None:
-            found.add(node.image.name)
-        if node.type == "GROUP" and node.node_tree is not None:
-            stack += [n for n in node.node_tree.nodes if n.type == "GROUP_OUTPUT"]
-        stack += [link.from_node for socket in node.inputs for link in socket.links]
-    return found
+    output = _active_output(mat)
+    starts = [(socket, ()) for socket in output.inputs] if output is not None else []
+    return {node.image.name for node, _out in upstream(starts, every_input)
+            if node.type == "TEX_IMAGE" and node.image is not None}
 
 
 def material_warnings(materials, expected: dict[str, set[str]],
@@ -168,8 +163,7 @@ def material_warnings(materials, expected: dict[str, set[str]],
     for mat in materials:
         if mat.node_tree is None:
             continue
-        output = next((n for n in mat.node_tree.nodes
-                       if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+        output = _active_output(mat)
         if output is not None and output.inputs["Surface"].is_linked:
             shader = output.inputs["Surface"].links[0].from_node
             if shader.type not in SUPPORTED_SHADERS:
@@ -203,26 +197,26 @@ def budget_warnings(textures: list[dict], budget: Budget) -> list[str]:
     return warnings
 
 
-def build_report(path: Path, file_format: str, objects, materials,
+def build_report(path: Path, fmt: Format, objects, materials,
                  expected: dict[str, set[str]], copies: list[TextureCopy], budget: Budget,
                  settings: dict, warnings: list[str], seconds: float) -> dict:
     """The full report dict (also written as JSON beside the file)."""
-    if file_format == "USDZ":
-        textures, kept = usdz_texture_entries(path, copies), None
-    else:
+    if fmt.gltf:
         textures, kept = gltf_textures(path, copies)
+    else:
+        textures, kept = usdz_texture_entries(path, copies), None
     stats = geometry_stats(objects, bpy.context.evaluated_depsgraph_get())
     all_warnings = (list(warnings) + material_warnings(materials, expected, kept, copies)
                     + budget_warnings(textures, budget))
     return {
         "file": str(path),
-        "format": file_format,
+        "format": fmt.id,
         "file_bytes": path.stat().st_size,
         "total_bytes": total_bytes(path),
         "blender_version": bpy.app.version_string,
         "export_seconds": round(seconds, 3),
         "settings": settings,
-        "objects": sum(1 for o in objects if o.type in GEOMETRY_TYPES),
+        "objects": sum(1 for o in objects if has_geometry(o)),
         **stats,
         "textures": textures,
         "texture_bytes": sum(t["bytes"] for t in textures),

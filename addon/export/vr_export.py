@@ -20,16 +20,18 @@ from pathlib import Path
 
 import bpy
 
-from .budget import Budget, all_nodes, budget_textures
-from .report import GEOMETRY_TYPES, build_report, reachable_images, report_path, write_report
+from ..errors import AddonError
+from ..shading import has_geometry, material_nodes, object_materials
+from .budget import Budget, budget_textures
+from .formats import FORMATS, Format
+from .report import build_report, reachable_images, report_path, write_report
 from .unlit import unlit_materials
 
-SUFFIX = {"GLB": ".glb", "GLTF_SEPARATE": ".gltf", "USDZ": ".usdz"}
 EXPORTER_LOGGERS = ("glTFImporter", "glTFImporter_errors")  # io_scene_gltf2's log names
 DRACO_LIBRARY = {"win32": "extern_draco.dll", "darwin": "libextern_draco.dylib"}
 
 
-class ExportError(Exception):
+class ExportError(AddonError):
     """Bad input for the export (shown to the user as is)."""
 
 
@@ -38,18 +40,23 @@ class ExportOptions:
     """Everything an export needs; the panel's settings map onto it one to one."""
 
     filepath: str
-    file_format: str = "GLB"  # GLB | GLTF_SEPARATE | USDZ
+    file_format: str = "GLB"  # a key of ``formats.FORMATS``
     selected_only: bool = False
     unlit: bool = False
     draco: bool = False
     budget: Budget = field(default_factory=Budget)
 
 
-def output_path(filepath: str, file_format: str) -> Path:
+def export_format(file_format: str) -> Format:
+    """The ``Format`` record of ``file_format``; an error naming the known ones."""
+    if file_format not in FORMATS:
+        raise ExportError(f"Unknown export format '{file_format}'; use "
+                          f"{', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]}")
+    return FORMATS[file_format]
+
+
+def output_path(filepath: str, fmt: Format) -> Path:
     """Absolute path (``//`` is the .blend's folder) with the format's suffix."""
-    if file_format not in SUFFIX:
-        raise ExportError(f"Unknown export format '{file_format}'; use GLB, GLTF_SEPARATE "
-                          "or USDZ")
     if not filepath:
         raise ExportError("No output file given; set the export file path")
     if filepath.startswith("//") and not bpy.data.filepath:
@@ -58,9 +65,9 @@ def output_path(filepath: str, file_format: str) -> Path:
     path = Path(bpy.path.abspath(filepath))
     if path.is_dir() or filepath.endswith(("/", "\\")):
         raise ExportError(f"Output file '{path}' is a folder; add a file name such as "
-                          f"'scene{SUFFIX[file_format]}'")
-    if path.suffix.lower() != SUFFIX[file_format]:
-        path = path.with_suffix(SUFFIX[file_format])
+                          f"'scene{fmt.suffix}'")
+    if path.suffix.lower() != fmt.suffix:
+        path = path.with_suffix(fmt.suffix)
     return path
 
 
@@ -86,19 +93,9 @@ def export_objects(scene, view_layer, selected_only: bool) -> list:
         objects = list(scene.objects)
         where = f"in scene '{scene.name}'"
         hint = "add mesh objects to the scene"
-    if not any(o.type in GEOMETRY_TYPES for o in objects):
+    if not any(has_geometry(o) for o in objects):
         raise ExportError(f"Nothing to export: no mesh objects {where}; {hint}")
     return objects
-
-
-def used_materials(objects) -> list:
-    """Materials on the exported objects' slots, each once, in a stable order."""
-    seen: dict[str, bpy.types.Material] = {}
-    for obj in objects:
-        for slot in obj.material_slots:
-            if slot.material is not None:
-                seen.setdefault(slot.material.name, slot.material)
-    return list(seen.values())
 
 
 def draco_available() -> bool:
@@ -145,7 +142,7 @@ def _call(op, wanted: dict, fallbacks: dict, missing: str) -> None:
 
 def needs_tangents(materials) -> bool:
     """Normal maps need tangents in the file; runtime-generated ones differ per engine."""
-    return any(node.type == "NORMAL_MAP" for _mat, node in all_nodes(materials))
+    return any(node.type == "NORMAL_MAP" for _mat, node in material_nodes(materials))
 
 
 def _run_gltf(path: Path, options: ExportOptions, draco: bool, tangents: bool) -> None:
@@ -203,26 +200,28 @@ def export_vr(context, options: ExportOptions) -> dict:
     The scene is left exactly as it was: texture and material copies only live inside
     the export. Raises ExportError with a message for the user on bad input.
     """
-    path = output_path(options.filepath, options.file_format)
+    fmt = export_format(options.file_format)
+    path = output_path(options.filepath, fmt)
     check_writable(path)
     objects = export_objects(context.scene, context.view_layer, options.selected_only)
-    materials = used_materials(objects)
+    materials = object_materials(objects)
     warnings: list[str] = []
-    gltf = options.file_format != "USDZ"
+    gltf = fmt.gltf
     if options.unlit and not gltf:
-        warnings.append("Unlit is a glTF extension; USDZ is exported with its lit materials")
+        warnings.append(f"Unlit is a glTF extension; {fmt.short} is exported with its lit "
+                        "materials")
     draco = options.draco and gltf
     if draco and not draco_available():
         warnings.append("Draco compression is not available in this Blender build; "
                         "exported without it")
         draco = False
     if options.budget.image_format == "WEBP" and not gltf:
-        warnings.append("USDZ viewers expect PNG/JPEG; WebP textures may not display")
+        warnings.append(f"{fmt.short} viewers expect PNG/JPEG; WebP textures may not display")
     started = time.perf_counter()
     with ExitStack() as stack:
         if options.unlit and gltf:
             stack.enter_context(unlit_materials(objects, warnings))
-            export_materials = used_materials(objects)
+            export_materials = object_materials(objects)
         else:
             export_materials = materials
         expected = {mat.name: reachable_images(mat) for mat in export_materials}
@@ -236,7 +235,7 @@ def export_vr(context, options: ExportOptions) -> dict:
             _run_usd(path, options)
     seconds = time.perf_counter() - started
     settings = {**asdict(options), "draco": draco, "filepath": str(path)}
-    report = build_report(path, options.file_format, objects, materials, expected, copies,
+    report = build_report(path, fmt, objects, materials, expected, copies,
                           options.budget, settings, warnings, seconds)
     report["report_file"] = str(report_path(path))
     write_report(report, path)

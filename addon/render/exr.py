@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import AddonError
+
 _MAGIC = 20000630
 _DTYPES = {0: np.dtype("<u4"), 1: np.dtype("<f2"), 2: np.dtype("<f4")}
 _LINES_PER_BLOCK = {0: 1, 2: 1, 3: 16}  # NONE, ZIPS, ZIP
@@ -21,7 +23,7 @@ _COMPRESSION_NAMES = {0: "NONE", 1: "RLE", 2: "ZIPS", 3: "ZIP", 4: "PIZ", 5: "PX
                       6: "B44", 7: "B44A", 8: "DWAA", 9: "DWAB"}
 
 
-class ExrError(ValueError):
+class ExrError(AddonError):
     """The file is not an EXR this reader understands; the message names the file."""
 
 

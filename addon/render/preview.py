@@ -188,9 +188,4 @@ class RESTYLE_OT_preview(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def register() -> None:
-    bpy.utils.register_class(RESTYLE_OT_preview)
-
-
-def unregister() -> None:
-    bpy.utils.unregister_class(RESTYLE_OT_preview)
+classes = (RESTYLE_OT_preview,)

@@ -1,7 +1,7 @@
 """Scene settings for renders (``scene.restyle_render``): previews, render-aware training, scale."""
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
 from .views import ENGINES
 
@@ -58,11 +58,4 @@ class RestyleRenderSettings(bpy.types.PropertyGroup):
     )
 
 
-def register() -> None:
-    bpy.utils.register_class(RestyleRenderSettings)
-    bpy.types.Scene.restyle_render = PointerProperty(type=RestyleRenderSettings)
-
-
-def unregister() -> None:
-    del bpy.types.Scene.restyle_render
-    bpy.utils.unregister_class(RestyleRenderSettings)
+classes = (RestyleRenderSettings,)

@@ -35,9 +35,4 @@ class RESTYLE_PT_render(RestyleSubPanel, bpy.types.Panel):
         col.prop(settings, "density_size")
 
 
-def register() -> None:
-    bpy.utils.register_class(RESTYLE_PT_render)
-
-
-def unregister() -> None:
-    bpy.utils.unregister_class(RESTYLE_PT_render)
+classes = (RESTYLE_PT_render,)

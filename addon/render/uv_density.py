@@ -23,7 +23,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..discovery import base_color_image_nodes, is_data_image, original_of
+from ..discovery import base_color_image_nodes, original_of
+from ..shading import is_data_image, object_materials
 from .exr import read_exr
 from .views import View, render_scene, render_view
 
@@ -150,8 +151,7 @@ def measure_view(scene: bpy.types.Scene, view: View, path: Path, samples: Densit
     discovery); images are keyed by datablock name. The scene is left as it was.
     """
     objects = [o for o in scene.objects if o.type == "MESH" and not o.hide_render]
-    materials = sorted({s.material for o in objects for s in o.material_slots if s.material},
-                       key=lambda m: m.name)
+    materials = sorted(object_materials(objects), key=lambda m: m.name)
     images = {i: [(img.name, img.size[0] * img.size[1]) for img in images_of(m)
                   if img.size[0] > 0] for i, m in enumerate(materials, 1)}
     with render_scene(scene) as tmp, _pass_indices(objects, materials):

@@ -17,8 +17,10 @@ from pathlib import Path
 import bpy
 from mathutils import Matrix, Vector
 
+from ..errors import AddonError
+from ..shading import has_geometry
+
 ENGINES = ("CYCLES", "WORKBENCH")
-RENDERABLE_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT"}
 VIEWPORT_SENSOR = 72.0  # the 3D viewport's lens is relative to a 72 mm sensor
 _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 
@@ -45,14 +47,14 @@ def render_size(aspect: float, longest: int) -> tuple[int, int]:
 
 def renderable_objects(objects: Sequence) -> list:
     """The geometry among ``objects`` that renders show (not hidden from renders)."""
-    return [o for o in objects if o.type in RENDERABLE_TYPES and not o.hide_render]
+    return [o for o in objects if has_geometry(o) and not o.hide_render]
 
 
 def bounds(objects: Sequence) -> tuple[Vector, float]:
     """Centre and radius of the world-space bounding boxes of ``objects``."""
     corners = [o.matrix_world @ Vector(c) for o in objects for c in o.bound_box]
     if not corners:
-        raise RuntimeError("the scene has no visible geometry to render; add or unhide objects")
+        raise AddonError("the scene has no visible geometry to render; add or unhide objects")
     lo = Vector(tuple(min(c[i] for c in corners) for i in range(3)))
     hi = Vector(tuple(max(c[i] for c in corners) for i in range(3)))
     return (lo + hi) / 2.0, max((hi - lo).length / 2.0, 1e-3)
@@ -90,7 +92,7 @@ def orbit_views(center: Vector, radius: float, count: int, aspect: float = 1.0,
 def camera_view(scene: bpy.types.Scene) -> View:
     """The active camera, with the scene's output aspect; a clear error when there is none."""
     if scene.camera is None:
-        raise RuntimeError(f"scene '{scene.name}' has no active camera; add a camera or run "
+        raise AddonError(f"scene '{scene.name}' has no active camera; add a camera or run "
                          "this from a 3D viewport")
     r = scene.render
     aspect = (r.resolution_x * r.pixel_aspect_x) / max(1.0, r.resolution_y * r.pixel_aspect_y)
@@ -208,7 +210,7 @@ def _camera_for(tmp: bpy.types.Scene, view: View) -> bpy.types.Object:
 def use_engine(tmp: bpy.types.Scene, engine: str, samples: int) -> None:
     """Configure ``tmp`` for fast colour renders with Cycles or textured Workbench."""
     if engine not in ENGINES:
-        raise RuntimeError(f"render engine {engine!r} is not one of {', '.join(ENGINES)}")
+        raise ValueError(f"render engine {engine!r} is not one of {', '.join(ENGINES)}")
     if engine == "CYCLES":
         tmp.render.engine = "CYCLES"
         tmp.cycles.device = "CPU"
@@ -239,7 +241,7 @@ def render_view(tmp: bpy.types.Scene, view: View, path: Path, longest: int) -> P
     tmp.render.use_file_extension = False
     bpy.ops.render.render(write_still=True, scene=tmp.name)
     if not path.is_file():
-        raise RuntimeError(f"rendering view '{view.name}' did not write {path}")
+        raise AddonError(f"rendering view '{view.name}' did not write {path}")
     return path
 
 

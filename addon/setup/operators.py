@@ -212,7 +212,7 @@ class RESTYLE_OT_open_setup_log(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (RESTYLE_OT_setup_worker, RESTYLE_OT_open_setup_log)
+classes = (RESTYLE_OT_setup_worker, RESTYLE_OT_open_setup_log)
 
 
 def _cancel_at_exit() -> None:
@@ -221,13 +221,13 @@ def _cancel_at_exit() -> None:
         _job.cancel()
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+def add_exit_hook() -> None:
+    """Stop a running set-up when Blender quits (called by the add-on's ``register``)."""
     atexit.register(_cancel_at_exit)
 
 
-def unregister() -> None:
+def remove_exit_hook() -> None:
+    """Undo ``add_exit_hook`` and cancel a running set-up (waiting up to 30 s for it)."""
     global _job
     atexit.unregister(_cancel_at_exit)
     if _job is not None and _job.running:
@@ -236,5 +236,3 @@ def unregister() -> None:
     _job = None
     if bpy.app.timers.is_registered(_tick):
         bpy.app.timers.unregister(_tick)
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UsageError
+from ..training.options import train_overrides
 
 #: ``--format`` (also the file suffix) -> the add-on's ``restyle_export.file_format``.
 FORMATS = {"glb": "GLB", "gltf": "GLTF_SEPARATE", "usdz": "USDZ"}
@@ -93,8 +94,7 @@ class BatchSettings:
                   "power_of_two": args.power_of_two,
                   "image_format": IMAGE_FORMATS.get(args.image_format or ""),
                   "quality": args.quality, "unlit": args.unlit, "draco": args.draco}
-        train = {k: getattr(args, k) for k in ("steps", "size", "seed")
-                 if getattr(args, k) is not None}
+        train = train_overrides(args)
         return cls(scenes=scenes, out=out, style=args.style, style_images=style_images,
                    look=look, export=export, train=train, device=args.device,
                    address=args.address, workers=args.workers, blender=args.blender)

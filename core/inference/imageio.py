@@ -50,8 +50,12 @@ _TO_RGB_KEEPING_ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
 @dataclass
-class ImageInfo:
-    """Where an image came from and how to write it back the same way."""
+class SourceFile:
+    """The file an image was read from, and how to write a result the same way.
+
+    (Not the service's ``refs.CheckedImage``, which is a client's input checked before
+    any pixel is read.)
+    """
 
     path: Path
     format: str  # Pillow format name, or "OPENEXR"
@@ -70,7 +74,7 @@ class LoadedImage:
 
     rgb: np.ndarray
     alpha: np.ndarray | None
-    info: ImageInfo
+    info: SourceFile
 
 
 def to_float(rgb: np.ndarray) -> np.ndarray:
@@ -153,7 +157,7 @@ def _load_pillow(path: Path) -> LoadedImage:
         _check_size(path, *image.size)
         fmt = image.format or "PNG"
         ext = path.suffix.lower() if fmt in Image.SAVE else ".png"
-        info = ImageInfo(path, fmt if fmt in Image.SAVE else "PNG", image.mode, 8,
+        info = SourceFile(path, fmt if fmt in Image.SAVE else "PNG", image.mode, 8,
                          image.width, image.height, ext, _save_options(image))
         try:
             image.load()
@@ -199,7 +203,7 @@ def _read(image: Image.Image, colour_bands: int | None = None) -> tuple[np.ndarr
     return colour, alpha
 
 
-def _pixels(path: Path, image: Image.Image, info: ImageInfo) -> tuple[np.ndarray, Any]:
+def _pixels(path: Path, image: Image.Image, info: SourceFile) -> tuple[np.ndarray, Any]:
     """rgb storage and untouched alpha for every Pillow mode; fills in info.mode/bit_depth."""
     mode = image.mode
     header = png_header(path) if image.format == "PNG" else None
@@ -259,7 +263,7 @@ def _load_exr(path: Path) -> LoadedImage:
         linear = _grey_to_rgb(linear[..., 0])
     alpha = channels.pop("A", None)
     options = {"compression": part.header.get("compression"), "dtype": first.dtype}
-    info = ImageInfo(path, "OPENEXR", "EXR" if len(colour) == 3 else "EXR;Y",
+    info = SourceFile(path, "OPENEXR", "EXR" if len(colour) == 3 else "EXR;Y",
                      32 if first.dtype == np.float32 else 16, width, height,
                      path.suffix.lower() or ".exr", options, channels)
     return LoadedImage(_linear_to_srgb(linear), alpha, info)
@@ -278,7 +282,7 @@ def _srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
 
 
 def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None,
-               info: ImageInfo, fast: bool = False) -> Path:
+               info: SourceFile, fast: bool = False) -> Path:
     """Write ``rgb`` (+ the untouched ``alpha``) as ``info`` describes, atomically.
 
     The file appears complete or not at all: it is written to a temporary file
@@ -307,7 +311,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
     return path
 
 
-def _to_pillow(rgb: np.ndarray, alpha: np.ndarray | None, info: ImageInfo) -> Image.Image:
+def _to_pillow(rgb: np.ndarray, alpha: np.ndarray | None, info: SourceFile) -> Image.Image:
     mode = info.mode
     if mode in ("I;16", "I"):
         grey = _luminance(rgb)
@@ -330,7 +334,7 @@ def _to_pillow(rgb: np.ndarray, alpha: np.ndarray | None, info: ImageInfo) -> Im
     return image if mode == "RGB" else image.convert(mode)
 
 
-def _save_exr(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, info: ImageInfo) -> None:
+def _save_exr(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, info: SourceFile) -> None:
     import OpenEXR
 
     dtype = info.save_options["dtype"]

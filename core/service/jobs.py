@@ -20,14 +20,14 @@ from typing import Any
 from ..errors import Cancelled, RestyleError
 from ..protocol import CANCELLED, DONE, FAILED, LIVE_STATES, QUEUED, RUNNING
 from .log import say
-from .refs import ImageInfo
+from .refs import CheckedImage
 
 
 @dataclass(frozen=True)
 class ImageInput:
     """An image to stylize with its own StylizeSettings (per-image scale, seamless)."""
 
-    info: ImageInfo
+    info: CheckedImage
     settings: Any
 
 

@@ -33,8 +33,12 @@ class RefError(Exception):
 
 
 @dataclass(frozen=True)
-class ImageInfo:
-    """A checked input image: where it is, what the client called it, and its size."""
+class CheckedImage:
+    """A client's input image, checked: its ref, the file it resolved to and its size.
+
+    Sizes come from the header only; the pixels are read later as an
+    ``imageio.SourceFile``.
+    """
 
     ref: str
     path: Path
@@ -109,14 +113,14 @@ class RefResolver:
             return self.upload_path(ref)
         return self.local_path(ref, client_host)
 
-    def image(self, ref: str, client_host: str | None) -> ImageInfo:
+    def image(self, ref: str, client_host: str | None) -> CheckedImage:
         """Resolve and probe an image ref; 4xx naming the file when it cannot be used."""
         path = self.path(ref, client_host)
         if not path.is_file():
             raise RefError(422, f"Image '{ref}' does not exist or is not a file.")
         label = f"'{path.name}' (upload {ref})" if _UPLOAD_ID.match(ref) else f"'{ref}'"
         width, height = probe_image(path, label)
-        return ImageInfo(ref=ref, path=path, width=width, height=height)
+        return CheckedImage(ref=ref, path=path, width=width, height=height)
 
 
 def probe_image(path: Path, label: str) -> tuple[int, int]:

@@ -16,24 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..device import DEVICE_CHOICES, resolve_device
 from ..errors import BadInput
 from ..precision import PRECISION_CHOICES
-
-#: Training ranges the service enforces before queueing: (lowest, highest), None = unbounded.
-#: Stylize settings are checked by ``StylizeSettings.validate`` itself.
-_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "steps": (1, 1_000_000),
-    "size": (16, 4096),
-    "batch": (1, 256),
-    "lr": (1e-8, 1.0),
-    "content_weight": (0, None),
-    "style_weight": (0, None),
-    "feature_weight": (0, None),
-    "patch": (3, 15),
-    "octaves": (1, 6),
-    "adv_weight": (0, None),
-    "tv_weight": (0, None),
-    "time_budget_s": (0, None),
-}
-
+from ..training.options import range_error
 
 #: Largest stylize tile core (px a side): memory grows with its square, the result does not.
 MAX_TILE = 2048
@@ -143,13 +126,14 @@ def _check_arch(arch: Any) -> None:
 
 
 def _check_range(name: str, value: Any) -> None:
-    """Reject numbers outside the sane range of a setting and words not in its choices."""
+    """Reject words not in a setting's choices and training numbers outside their range.
+
+    The ranges are ``training.options.RANGES`` (the command line checks the same);
+    stylize settings are checked by ``StylizeSettings.validate`` itself.
+    """
     choices = _CHOICES.get(name)
     if choices is not None and value not in choices:
         raise SettingsError(f"Setting '{name}' = {value!r} must be one of {', '.join(choices)}.")
-    low, high = _RANGES.get(name, (None, None))
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return
-    if (low is not None and value < low) or (high is not None and value > high):
-        span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
-        raise SettingsError(f"Setting '{name}' = {value!r} is out of range ({span}).")
+    problem = range_error(name, value)
+    if problem:
+        raise SettingsError(problem)

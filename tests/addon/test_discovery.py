@@ -1,5 +1,7 @@
 """Texture discovery on the real test scene, inside the installed extension (no worker)."""
 
+import importlib
+
 import pytest
 
 
@@ -8,8 +10,13 @@ def discovery(restyle_addon):
     return restyle_addon.addon.discovery
 
 
+def _materials(discovery, objects) -> list:
+    """The materials a run scans: ``shading.node_materials``, beside ``discovery``."""
+    return importlib.import_module(f"{discovery.__package__}.shading").node_materials(objects)
+
+
 def _scan(discovery, bpy):
-    return discovery.discover(discovery.objects_materials(bpy.context.scene.objects))
+    return discovery.discover(_materials(discovery, bpy.context.scene.objects))
 
 
 def test_finds_every_colour_texture_once(test_scene, bpy_module, discovery):
@@ -65,7 +72,7 @@ def test_muted_link_and_non_colour_mix_input_are_not_followed(test_scene, bpy_mo
 
 def test_selected_objects_only(test_scene, bpy_module, discovery):
     bpy = bpy_module
-    found = discovery.discover(discovery.objects_materials([bpy.data.objects["PackedPlane"]]))
+    found = discovery.discover(_materials(discovery, [bpy.data.objects["PackedPlane"]]))
     assert [u.image.name for u in found.textures] == ["packed.png"]
 
 

@@ -1,6 +1,6 @@
 """Faults around a run in real Blender with a real worker: names, disks, hung workers, races.
 
-Each test reproduces one fault a probe found (issue 11) and checks the run reports it
+Each test reproduces one fault found by probing the add-on and checks the run reports it
 clearly and leaves the scene (and the user's files) as it was.
 """
 
@@ -121,8 +121,8 @@ def test_one_naming_rule_for_stylized_and_exported_files(clean_scene, bpy_module
 
 
 def _discovery_order(bpy, restyle_addon) -> list[str]:
-    discovery = restyle_addon.addon.discovery
-    uses = discovery.discover(discovery.objects_materials(bpy.context.scene.objects)).textures
+    materials = restyle_addon.addon.shading.node_materials(bpy.context.scene.objects)
+    uses = restyle_addon.addon.discovery.discover(materials).textures
     return [use.image.name for use in uses]
 
 

@@ -6,6 +6,7 @@ cached by the worker, so after the first test the others reuse it.
 """
 
 import hashlib
+import json
 import os
 import signal
 import threading
@@ -279,8 +280,9 @@ def test_fit_to_scene_fine_tunes_a_shipped_style(test_scene, bpy_module, restyle
     assert bpy.ops.restyle.stylize_scene() == {"FINISHED"}, props.last_report
     new = _cached_models() - models
     assert len(new) == 1
-    meta = (Path(os.environ["RESTYLE_CACHE"]) / "models" / new.pop() / "model.json").read_text()
-    assert props.shipped_style in meta  # trained from the shipped model (init_from)
+    meta = json.loads((Path(os.environ["RESTYLE_CACHE"]) / "models" / new.pop()
+                       / "model.json").read_text())
+    assert meta["train_settings"]["init_from"] == props.shipped_style  # fine-tuned from it
 
 
 def test_loading_a_file_cancels_a_running_job(stylized_scene, bpy_module, restyle_addon):

@@ -96,3 +96,27 @@ def test_serve_is_delegated_to_the_service(workspace):
     result = run_cli("serve", "--help", cwd=folder, env=env)
     assert result.returncode == 0, result.stderr
     assert "--port" in result.stdout
+
+
+def test_training_options_out_of_range_are_usage_errors(workspace):
+    folder, env = workspace
+    line = _one_line_error(run_cli("train", "--style", "a.png", "--content", "a.png",
+                                   "--out", "m", "--steps", "0", cwd=folder, env=env), code=2)
+    assert "--steps = 0 is out of range (1..1000000)" in line
+    assert not (folder / "m").exists()
+
+
+def test_batch_and_service_check_training_settings_by_the_same_rule(tmp_path):
+    from core.batch.settings import BatchSettings
+    from core.cli import build_parser
+    from core.errors import UsageError
+    from core.service.settings import SettingsError, parse_settings
+
+    (tmp_path / "scene.blend").write_bytes(b"")
+    args = build_parser().parse_args(["batch", str(tmp_path / "scene.blend"), "--style-image",
+                                      str(tmp_path / "scene.blend"), "--out",
+                                      str(tmp_path / "out"), "--size", "8"])
+    with pytest.raises(UsageError, match=r"--size = 8 is out of range \(16..4096\)"):
+        BatchSettings.from_args(args)
+    with pytest.raises(SettingsError, match=r"'size' = 8 is out of range \(16..4096\)"):
+        parse_settings({"size": 8}, "cpu")

@@ -16,6 +16,7 @@ from core.model.features import RandomFeatures
 from core.model.generator import ARCH_TYPE
 from core.training import losses
 from core.training.data import load_rgb
+from core.training.options import EFFORT
 from core.training.trainer import TrainSettings, _Run, run_training, train_style
 
 TINY = {"size": 32, "batch": 2, "arch": {"width": 8, "deep_width": 16, "blocks": 1},
@@ -165,3 +166,9 @@ def test_default_arch_warm_starts_from_the_shipped_base_generator():
     assert not _initial_generator(TrainSettings(warm_start=False)).head.weight.any()
     tiny = _initial_generator(TrainSettings(**TINY))  # another arch: a fresh identity
     assert tiny.arch["width"] == 8 and not tiny.head.weight.any()
+
+
+def test_balanced_effort_is_the_training_default():
+    """The add-on's Balanced effort trains like ``python -m core train`` and the shipped styles."""
+    steps, size, _budget = EFFORT["BALANCED"]
+    assert (steps, size) == (TrainSettings().steps, TrainSettings().size)

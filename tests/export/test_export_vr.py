@@ -1,4 +1,4 @@
-"""restyle.export_vr on H4's test scene with stylized textures: real files, real validator."""
+"""restyle.export_vr on the shared test scene with stylized textures: real files, real validator."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ DIFFERENT = 40.0  # stylized vs original differ by far more than that
 
 @pytest.fixture
 def stylized_scene(test_scene, bpy_module, tmp_path) -> dict:
-    """H4's test scene with the top-level colour textures swapped for stylized files."""
+    """The shared test scene (``build_test_scene``) with the top-level colour textures
+    swapped for stylized files."""
     names = ["crate.jpg", "barrelS_D.jpg", "barrelRing.jpg", "rock01.jpg", "packed.png",
              "generated_grid"]
     stylized = stylize_images(bpy_module, names, tmp_path / "stylized")
