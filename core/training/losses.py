@@ -170,15 +170,6 @@ class StylePatches:
         return total / len(octaves)
 
 
-def patch_sliced_wasserstein(
-    output: torch.Tensor, style: torch.Tensor, gen: torch.Generator,
-    patch: int = 5, scales: int = 4, directions: int = 64, samples: int = 4096,
-) -> torch.Tensor:
-    """Patch sliced Wasserstein distance of two batches on one fresh set of directions."""
-    target = StylePatches([style], gen, patch, scales, directions, samples)
-    return target.distance(output, gen)
-
-
 def colour_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Distance of the blurred chroma: keeps the input's colours, lets luminance restyle."""
 
