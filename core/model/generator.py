@@ -81,10 +81,13 @@ class _LowPass(nn.Module):
         self.register_buffer("kernel", (k / k.sum()).repeat(3, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.radius
-        x = F.pad(x, (r, r, r, r), mode="replicate")
-        x = F.conv2d(x, self.kernel.view(3, 1, 1, -1), groups=3)
-        return F.conv2d(x, self.kernel.view(3, 1, -1, 1), groups=3)
+        # Always fp32: three channels cost nothing, and oneDNN's bf16 channels-last
+        # depthwise 1x19 conv never returns (torch 2.13 on an AVX512-BF16 Xeon).
+        with torch.autocast(x.device.type, enabled=False):
+            r = self.radius
+            x = F.pad(x.float(), (r, r, r, r), mode="replicate")
+            x = F.conv2d(x, self.kernel.view(3, 1, 1, -1), groups=3)
+            return F.conv2d(x, self.kernel.view(3, 1, -1, 1), groups=3)
 
 
 class Generator(nn.Module):
