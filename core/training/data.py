@@ -9,11 +9,13 @@ nothing. Every random choice comes from one seeded ``torch.Generator``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.nn import functional as F
 
 from ..errors import BadInput
@@ -157,3 +159,19 @@ def style_sampler(
     painting's stroke directions are part of its style."""
     scaled = [_resize(i, scale) if scale != 1.0 else i for i in images]
     return CropSampler(scaled, size, gen, scale_jitter=0.15, rotate=False)
+
+
+def jpeg_round_trip(batch: torch.Tensor, gen: torch.Generator,
+                    qualities: tuple[int, int] = (40, 90)) -> torch.Tensor:
+    """Each crop of (N,3,H,W) encoded as a JPEG of a random quality and decoded: the
+    8x8 block edges most game textures carry, aligned as in a real file."""
+    out = []
+    for crop in batch:
+        quality = int(qualities[0] + torch.rand((), generator=gen) * (qualities[1] - qualities[0]))
+        pixels = (crop.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+        buffer.seek(0)
+        decoded = np.asarray(Image.open(buffer).convert("RGB"), np.float32) / 255.0
+        out.append(torch.from_numpy(decoded).permute(2, 0, 1))
+    return torch.stack(out).to(batch.dtype)

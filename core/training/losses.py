@@ -170,6 +170,45 @@ class StylePatches:
         return total / len(octaves)
 
 
+#: The periodic-grid frequencies a stylizer must not add energy at: period 4 and 8
+#: along each axis and both diagonals (as ``bench/metrics.lattice_ratio`` measures).
+LATTICE_PERIODS = (4, 8)
+
+
+def _lattice_log_ratios(x: torch.Tensor) -> torch.Tensor:
+    """(N, 8) log of the luminance power at each lattice frequency (3x3 bins, max) over
+    the median power of an 11x11 window around it."""
+    lum = luminance(x.float())[:, 0]
+    lum = lum - lum.mean(dim=(1, 2), keepdim=True)
+    h, w = lum.shape[1:]
+    window = torch.hann_window(h, periodic=False, device=x.device)[:, None] * torch.hann_window(
+        w, periodic=False, device=x.device)[None, :]
+    power = torch.fft.fft2(lum * window).abs().square()
+    ring = torch.ones(11, 11, dtype=torch.bool, device=x.device)
+    ring[4:7, 4:7] = False
+    ratios = []
+    for period in LATTICE_PERIODS:
+        fy, fx = h // period, w // period
+        for ky, kx in ((fy, 0), (0, fx), (fy, fx), (fy, -fx)):
+            ys = torch.arange(ky - 5, ky + 6, device=x.device) % h
+            xs = torch.arange(kx - 5, kx + 6, device=x.device) % w
+            patch = power[:, ys][:, :, xs]
+            peak = patch[:, 4:7, 4:7].flatten(1).amax(dim=1)
+            around = patch[:, ring].median(dim=1).values
+            ratios.append(torch.log(peak + 1e-12) - torch.log(around + 1e-12))
+    return torch.stack(ratios, dim=1)
+
+
+def lattice_penalty(output: torch.Tensor, source: torch.Tensor,
+                    slack: float = 1.25) -> torch.Tensor:
+    """How far the output's lattice energy rises above the source's (log ratio, beyond
+    ``slack``x): a generator that answers JPEG block edges with marks pays here."""
+    with torch.no_grad():
+        reference = _lattice_log_ratios(source)
+    excess = _lattice_log_ratios(output) - reference - torch.log(torch.tensor(slack))
+    return F.relu(excess).mean()
+
+
 def colour_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Distance of the blurred chroma: keeps the input's colours, lets luminance restyle."""
 

@@ -29,7 +29,7 @@ from ..precision import resolve_precision
 from ..progress import ProgressFn, check_cancel, report
 from ..store import BASE_DIR, load_model, models_dir, save_model
 from . import losses
-from .data import content_sampler, expand_paths, load_rgb, style_sampler
+from .data import content_sampler, expand_paths, jpeg_round_trip, load_rgb, style_sampler
 
 #: Style batches measured up front for the patch term, each on its own directions.
 STYLE_SETS = 16
@@ -52,6 +52,8 @@ class TrainSettings:
     feature_weight: float = 0.0  # random-CNN (or VGG) feature distribution
     adv_weight: float = 0.05
     tv_weight: float = 0.0
+    lattice_weight: float = 3.0  # no energy added at the period-4/8 grid frequencies
+    jpeg_share: float = 0.5  # share of content crops the generator sees JPEG-compressed
     patch: int = 5  # side of the pixel patches the style term compares
     octaves: int = 4  # patch scales: 1, 1/2, 1/4, ... of the crop
     preserve_color: bool = False
@@ -162,9 +164,11 @@ class _Run:
 
     def step(self, fraction: float) -> dict[str, float]:
         s, dev = self.s, self.device
-        content = self.content.batch(s.batch).to(dev, memory_format=CHANNELS_LAST)
+        content = self.content.batch(s.batch)
+        given = self._as_given(content).to(dev, memory_format=CHANNELS_LAST)
+        content = content.to(dev, memory_format=CHANNELS_LAST)
         style = self._styled_view(self.style.batch(s.batch).to(dev, memory_format=CHANNELS_LAST))
-        out = self._run(self.G, content)
+        out = self._run(self.G, given)
         seen = self._styled_view(out)
         adv = self.adv_factor(fraction)
         self.set_lr(fraction)
@@ -187,6 +191,9 @@ class _Run:
             total = total + s.feature_weight * terms["features"]
         if s.tv_weight:
             total = total + s.tv_weight * losses.total_variation(out)
+        if s.lattice_weight:
+            terms["lattice"] = losses.lattice_penalty(out.clamp(0.0, 1.0), given)
+            total = total + s.lattice_weight * terms["lattice"]
         total = total + 10.0 * losses.range_penalty(out)
         if s.preserve_color:
             total = total + 10.0 * losses.colour_loss(out, content)
@@ -199,6 +206,16 @@ class _Run:
         self.opt_g.step()
         self.steps_done += 1
         return {**{k: float(v.detach()) for k, v in terms.items()}, "total": float(total.detach())}
+
+    def _as_given(self, content: torch.Tensor) -> torch.Tensor:
+        """The generator's input: a share of the crops through a JPEG round trip, so it
+        learns to leave block edges alone (the losses still compare with the clean crop)."""
+        picked = torch.rand(len(content), generator=self.gen) < self.s.jpeg_share
+        if not picked.any():
+            return content
+        given = content.clone()
+        given[picked] = jpeg_round_trip(content[picked], self.gen)
+        return given
 
     def _feature_distance(self, seen: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

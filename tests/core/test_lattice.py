@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch.nn import functional as F
 
 from core.inference.stylize import StylizeSettings, stylize_array
 from core.store import StyleModel, load_model
+from core.training import data, losses
 from core.training.trainer import TrainSettings, run_training
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -56,3 +58,33 @@ def test_briefly_trained_model_draws_no_lattice():
 @pytest.mark.parametrize("style", ["starry_night", "udnie", "composition_vii", "wave"])
 def test_shipped_model_draws_no_lattice(style):
     assert _ratio(load_model(style, device="cpu"), smooth_noise(256, seed=2)) < LIMIT
+
+
+#: A real JPEG game texture (CC0, see NOTICE): oak grain whose long smooth runs down
+#: each column make the 8x8 block edges stand out. Shipped styles once painted them as a
+#: period-4 line grid (Composition VII: 6.9x the input's lattice ratio).
+OAK_JPEG = Path(__file__).parent / "data" / "american_oak.jpg"
+
+
+@pytest.mark.parametrize("style", ["starry_night", "udnie", "composition_vii", "wave"])
+def test_shipped_model_paints_no_jpeg_block_grid(style):
+    image = np.asarray(Image.open(OAK_JPEG).convert("RGB"), np.float32) / 255.0
+    assert _ratio(load_model(style, device="cpu"), image) < LIMIT
+
+
+def test_lattice_penalty_is_zero_for_the_source_and_prices_an_added_grid():
+    source = torch.from_numpy(smooth_noise(128)).permute(2, 0, 1)[None]
+    y, x = torch.meshgrid(torch.arange(128), torch.arange(128), indexing="ij")
+    grid = 0.05 * ((y % 4 == 0) | (x % 8 == 0)).float()
+    gridded = (source + grid).requires_grad_(True)
+    assert float(losses.lattice_penalty(source, source)) == 0.0
+    penalty = losses.lattice_penalty(gridded, source)
+    penalty.backward()
+    assert float(penalty.detach()) > 1.0 and float(gridded.grad.abs().sum()) > 0
+
+
+def test_jpeg_round_trip_adds_block_edges_where_a_file_has_them():
+    crop = torch.from_numpy(smooth_noise(64)).permute(2, 0, 1)[None]
+    rough = data.jpeg_round_trip(crop, torch.Generator().manual_seed(0), qualities=(20, 21))
+    steps = (rough - crop).abs().mean(dim=(0, 1, 3))  # per row
+    assert rough.shape == crop.shape and float(steps.mean()) > 0.002
