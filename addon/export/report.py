@@ -13,10 +13,10 @@ from urllib.parse import unquote
 import bpy
 import numpy as np
 
+from ...core.export_formats import Format
 from ..shading import every_input, has_geometry, upstream
 from .budget import Budget, TextureCopy, is_pot
 from .files import image_bytes, image_mime, image_size, read_gltf, usdz_textures
-from .formats import Format
 
 SUPPORTED_SHADERS = {"BSDF_PRINCIPLED", "EMISSION", "BACKGROUND", "MIX_SHADER",
                      "BSDF_TRANSPARENT"}
