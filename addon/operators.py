@@ -10,10 +10,10 @@ import bpy
 
 from . import runner, session
 from .errors import AddonError
+from .run_states import CANCELLED, DONE, FAILED, RUNNING
 
 _TIMER_S = 0.25
-_OUTCOME = {runner.DONE: {"FINISHED"}, runner.CANCELLED: {"CANCELLED"},
-            runner.FAILED: {"CANCELLED"}}
+_OUTCOME = {DONE: {"FINISHED"}, CANCELLED: {"CANCELLED"}, FAILED: {"CANCELLED"}}
 
 
 def _blocking(context) -> bool:
@@ -73,7 +73,7 @@ class _StylizeBase:
             return {"PASS_THROUGH"}
         state = run.step()
         _redraw(context)
-        if state == runner.RUNNING:
+        if state == RUNNING:
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
         return self._end(context, run)
@@ -81,7 +81,7 @@ class _StylizeBase:
     def _end(self, context, run: runner.RestyleRun) -> set:
         """Report like every Blender operator does, and push an undo step on success."""
         lines = run.report().splitlines()
-        level = {"ERROR"} if run.state == runner.FAILED else {"INFO"}
+        level = {"ERROR"} if run.state == FAILED else {"INFO"}
         self.report(level, lines[0])
         for line in lines[1:]:  # skipped textures warn; texel densities only inform
             self.report({"WARNING"} if line.startswith("Skipped") else {"INFO"}, line)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..run_states import CANCELLED, DONE, FAILED, RUNNING
 from ..worker.client import WorkerClient, WorkerError
 from . import env, pip_log, torch_builds
 
-RUNNING, DONE, FAILED, CANCELLED = "RUNNING", "DONE", "FAILED", "CANCELLED"
 WORKER_START_TIMEOUT_S = 180.0
 WORKER_STOP_GRACE_S = 15.0
 #: Prints what torch sees in the new environment (the first half of the health check).
