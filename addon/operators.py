@@ -9,7 +9,7 @@ before returning, so pipelines can script them.
 import bpy
 
 from . import runner, session
-from .errors import AddonError
+from .errors import REPORTED
 from .run_states import CANCELLED, DONE, FAILED, RUNNING
 
 _TIMER_S = 0.25
@@ -54,7 +54,7 @@ class _StylizeBase:
     def execute(self, context):
         try:
             run = runner.start_run(context, self.objects(context), self.bl_label)
-        except (AddonError, OSError) as exc:  # its job folder, its settings: report them
+        except REPORTED as exc:  # its job folder, its settings: report them
             self.report({"ERROR"}, f"Restyle could not prepare the job: {exc}")
             return {"CANCELLED"}
         if self.wait or _blocking(context):
@@ -71,11 +71,14 @@ class _StylizeBase:
             run.request_cancel()
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
-        state = run.step()
+        try:
+            state = run.step()
+        finally:
+            if run.state != RUNNING:  # over, also when a bug raised: no timer left behind
+                context.window_manager.event_timer_remove(self._timer)
         _redraw(context)
         if state == RUNNING:
             return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
         return self._end(context, run)
 
     def _end(self, context, run: runner.RestyleRun) -> set:

@@ -18,6 +18,7 @@ import bpy
 from ..core import protocol
 from . import session
 from .discovery import Discovery, discover
+from .errors import REPORTED
 from .job_inputs import (
     ExportedTexture,
     build_restyle_job,
@@ -159,9 +160,15 @@ class RestyleRun:
         except WorkerDied as exc:
             self.error = f"The stylizer worker stopped unexpectedly; nothing was changed. {exc}"
             return self._finish(FAILED)
-        except Exception as exc:  # files, images, renders, the worker: all are reported
+        except REPORTED as exc:  # the worker, files, Blender's renders and images
             self.error = str(exc) or type(exc).__name__
             return self._finish(FAILED)
+        except BaseException as exc:
+            # A bug: still end the run, so the scene is left as it was and not busy for
+            # good (and its temp files go), then let it surface as a traceback.
+            self.error = f"Restyle hit an internal error ({type(exc).__name__}: {exc})"
+            self._finish(FAILED)
+            raise
         return self.state
 
     def _advance(self) -> None:

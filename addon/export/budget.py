@@ -175,7 +175,7 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path,
     try:
         copy.colorspace_settings.name = image.colorspace_settings.name
         copy.alpha_mode = image.alpha_mode
-    except Exception:
+    except Exception:  # anything, a bug too: no stray copy in the user's file, then re-raise
         bpy.data.images.remove(copy)
         raise
     return TextureCopy(image.name, (width, height), size, fmt, size != (width, height),
