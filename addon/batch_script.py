@@ -42,6 +42,11 @@ def addon(name: str):
     return importlib.import_module(f"{ADDON_MODULE}.addon.{name}")
 
 
+def protocol():
+    """The installed extension's ``core/protocol.py``: a scene's outcome is a job state."""
+    return importlib.import_module(f"{ADDON_MODULE}.core.protocol")
+
+
 def install(args: dict) -> None:
     """Install and enable the extension zip, and point it at the worker Python and device."""
     result = bpy.ops.extensions.package_install_files(
@@ -145,7 +150,7 @@ def restyle_scene(spec: dict, args: dict, kill: bool) -> dict:
     phase("export")
     bpy.ops.wm.save_mainfile()
     phase("save")
-    return {"scene": str(blend), "state": "done", "blend": str(out_blend),
+    return {"scene": str(blend), "state": protocol().DONE, "blend": str(out_blend),
             "output": summary["file"], "report": summary["report_file"],
             "stylize_report": report, "inputs": inputs, "timings": timings}
 
@@ -160,8 +165,8 @@ def gather_scene(spec: dict, args: dict, index: int) -> dict:
     skipped: dict[str, str] = {}
     max_size = args["look"].get("max_size") or bpy.context.scene.restyle.max_size
     exported = addon("job_inputs").export_textures(uses, folder, max_size, skipped)
-    return {"scene": str(blend), "state": "done", "textures": [str(t.path) for t in exported],
-            "skipped": skipped}
+    return {"scene": str(blend), "state": protocol().DONE,
+            "textures": [str(t.path) for t in exported], "skipped": skipped}
 
 
 def main(argv: list[str]) -> int:
@@ -189,7 +194,7 @@ def main(argv: list[str]) -> int:
             reported = (BatchError, addon("errors").AddonError, RuntimeError)  # bpy's own too
             message = str(exc) if isinstance(exc, reported) else (
                 f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            outcome = {"scene": spec["blend"], "state": "failed", "error": message}
+            outcome = {"scene": spec["blend"], "state": protocol().FAILED, "error": message}
         outcome["seconds"] = round(time.monotonic() - started, 3)
         result["scenes"].append(outcome)
         write()

@@ -9,11 +9,11 @@ before returning, so pipelines can script them.
 import bpy
 
 from . import runner, session
-from .errors import AddonError
+from .errors import REPORTED
+from .run_states import CANCELLED, DONE, FAILED, RUNNING
 
 _TIMER_S = 0.25
-_OUTCOME = {runner.DONE: {"FINISHED"}, runner.CANCELLED: {"CANCELLED"},
-            runner.FAILED: {"CANCELLED"}}
+_OUTCOME = {DONE: {"FINISHED"}, CANCELLED: {"CANCELLED"}, FAILED: {"CANCELLED"}}
 
 
 def _blocking(context) -> bool:
@@ -54,7 +54,7 @@ class _StylizeBase:
     def execute(self, context):
         try:
             run = runner.start_run(context, self.objects(context), self.bl_label)
-        except (AddonError, OSError) as exc:  # its job folder, its settings: report them
+        except REPORTED as exc:  # its job folder, its settings: report them
             self.report({"ERROR"}, f"Restyle could not prepare the job: {exc}")
             return {"CANCELLED"}
         if self.wait or _blocking(context):
@@ -71,17 +71,20 @@ class _StylizeBase:
             run.request_cancel()
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
-        state = run.step()
+        try:
+            state = run.step()
+        finally:
+            if run.state != RUNNING:  # over, also when a bug raised: no timer left behind
+                context.window_manager.event_timer_remove(self._timer)
         _redraw(context)
-        if state == runner.RUNNING:
+        if state == RUNNING:
             return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
         return self._end(context, run)
 
     def _end(self, context, run: runner.RestyleRun) -> set:
         """Report like every Blender operator does, and push an undo step on success."""
         lines = run.report().splitlines()
-        level = {"ERROR"} if run.state == runner.FAILED else {"INFO"}
+        level = {"ERROR"} if run.state == FAILED else {"INFO"}
         self.report(level, lines[0])
         for line in lines[1:]:  # skipped textures warn; texel densities only inform
             self.report({"WARNING"} if line.startswith("Skipped") else {"INFO"}, line)

@@ -2,6 +2,8 @@
 
 Pure ``os``/``pathlib`` plus ``bpy.path`` for .blend-relative paths; reading the shipped
 styles' JSON from disk lets the panel list them without starting the worker or torch.
+Where the styles live and how a model folder is laid out is ``core/store.py``'s (it
+imports torch only when it loads weights).
 """
 
 from __future__ import annotations
@@ -10,10 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from ..core.protocol import EXTENSION_ROOT
-
-SHIPPED_STYLES = EXTENSION_ROOT / "core" / "styles"
-STYLE_PAINTINGS = EXTENSION_ROOT / "core" / "data" / "styles"
+from ..core.store import META_FILE, PAINTINGS_DIR, SHIPPED_DIR, WEIGHTS_FILE
 
 #: The suffix of a stylized image datablock's name: ``<original>.restyle``.
 STYLIZED_SUFFIX = ".restyle"
@@ -22,10 +21,10 @@ STYLIZED_SUFFIX = ".restyle"
 def shipped_styles() -> list[dict]:
     """The shipped style models on disk: ``{"name", "description", "style_file"}``, sorted."""
     found = []
-    if SHIPPED_STYLES.is_dir():
-        for folder in sorted(SHIPPED_STYLES.iterdir()):
-            meta_path = folder / "model.json"
-            if not (meta_path.is_file() and (folder / "model.safetensors").is_file()):
+    if SHIPPED_DIR.is_dir():
+        for folder in sorted(SHIPPED_DIR.iterdir()):
+            meta_path = folder / META_FILE
+            if not (meta_path.is_file() and (folder / WEIGHTS_FILE).is_file()):
                 continue
             try:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -43,7 +42,7 @@ def shipped_styles() -> list[dict]:
 def style_painting(style: dict) -> Path | None:
     """The painting a shipped style was trained on, when it is bundled."""
     name = Path(style.get("style_file") or "").name
-    path = STYLE_PAINTINGS / name if name else None
+    path = PAINTINGS_DIR / name if name else None
     return path if path is not None and path.is_file() else None
 
 

@@ -14,6 +14,7 @@ from bpy.props import (
 
 from ..core.training.options import EFFORT  # torch-free: beside the training settings
 from .paths import shipped_styles
+from .run_states import IDLE, RUN_STATES, label
 
 _style_items_cache: list = []
 
@@ -101,9 +102,8 @@ class RestyleSettings(bpy.types.PropertyGroup):
     # -- job state, written by the running operator, drawn by the panel
     job_state: EnumProperty(
         name="Job State",
-        items=[(s, s.title(), "") for s in
-               ("IDLE", "STARTING", "RUNNING", "DONE", "FAILED", "CANCELLED")],
-        default="IDLE",
+        items=[(state, label(state), "") for state in RUN_STATES],
+        default=IDLE,
     )
     job_progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0,
                                 subtype="FACTOR")

@@ -18,6 +18,7 @@ import bpy
 from ..core import protocol
 from . import session
 from .discovery import Discovery, discover
+from .errors import REPORTED
 from .job_inputs import (
     ExportedTexture,
     build_restyle_job,
@@ -28,6 +29,7 @@ from .job_inputs import (
 from .paths import output_folder
 from .preferences import get_prefs
 from .render.content import RenderContent, render_content_steps
+from .run_states import CANCELLED, DONE, FAILED, RUNNING, STARTING, label
 from .shading import node_materials as objects_materials
 from .worker import worker_job
 from .worker.client import WorkerDied
@@ -37,7 +39,6 @@ from .writeback import apply_results, showing_originals
 #: Runs in progress, by scene name (one per scene); the cancel operator looks here.
 ACTIVE: dict[str, RestyleRun] = {}
 
-RUNNING, DONE, FAILED, CANCELLED = "RUNNING", "DONE", "FAILED", "CANCELLED"
 #: Shown (and checked by the operators' poll) while a run is going.
 BUSY_MESSAGE = "A Restyle run is already going: cancel it or wait"
 REVERT_BUSY_MESSAGE = "A Restyle run is going: cancel it or wait for it before reverting"
@@ -76,7 +77,7 @@ class RestyleRun:
         self.out_dir = output_folder(self.prefs.output_dir, bpy.data.filepath, bpy.path.abspath)
         self.job_dir = session.new_job_dir()
         self._preparing = self._prepare(context.scene, list(objects))
-        self._set_ui(state="STARTING", progress=0.0, phase="Preparing", eta=-1.0)
+        self._set_ui(state=STARTING, progress=0.0, phase="Preparing", eta=-1.0)
 
     # The worker side, as scripts and tests see it.
     job_id = property(lambda self: self.worker.id, doc="The job's id once the worker has it.")
@@ -159,9 +160,15 @@ class RestyleRun:
         except WorkerDied as exc:
             self.error = f"The stylizer worker stopped unexpectedly; nothing was changed. {exc}"
             return self._finish(FAILED)
-        except Exception as exc:  # files, images, renders, the worker: all are reported
+        except REPORTED as exc:  # the worker, files, Blender's renders and images
             self.error = str(exc) or type(exc).__name__
             return self._finish(FAILED)
+        except BaseException as exc:
+            # A bug: still end the run, so the scene is left as it was and not busy for
+            # good (and its temp files go), then let it surface as a traceback.
+            self.error = f"Restyle hit an internal error ({type(exc).__name__}: {exc})"
+            self._finish(FAILED)
+            raise
         return self.state
 
     def _advance(self) -> None:
@@ -184,7 +191,7 @@ class RestyleRun:
     def _on_worker(self, event: str | None) -> None:
         """Show what the worker job did; write the results back once they are in."""
         if event == worker_job.SENDING:
-            self._set_ui(state="RUNNING", phase="Sending the job")
+            self._set_ui(state=RUNNING, phase="Sending the job")
         elif event == worker_job.SUBMITTED:
             self._set_ui(phase="Queued")
         elif event in (worker_job.UPDATED, worker_job.FETCHING, worker_job.ENDED):
@@ -219,7 +226,7 @@ class RestyleRun:
     def _finish(self, state: str) -> str:
         self.state = state
         self._set_ui(state=state, progress=1.0 if state == DONE else None, eta=-1.0,
-                     phase={"DONE": "Done", "FAILED": "Failed", "CANCELLED": "Cancelled"}[state])
+                     phase=label(state))
         scene = bpy.data.scenes.get(self.scene_name)
         if scene is not None:
             scene.restyle.last_report = self.report()

@@ -86,6 +86,13 @@ def file_trees() -> list:
     return list(dict.fromkeys(node_trees(bpy.data.materials) + groups))
 
 
+def material_output(tree) -> bpy.types.Node | None:
+    """The Material Output node ``tree`` renders with: the active one, else the first."""
+    outputs = [n for n in tree.nodes if n.type == "OUTPUT_MATERIAL"]
+    active = [n for n in outputs if n.is_active_output]
+    return (active or outputs or [None])[0]
+
+
 def material_nodes(materials: Iterable) -> Iterator[tuple[bpy.types.Material, bpy.types.Node]]:
     """``(material, node)`` for every node of ``materials``, inside node groups too.
 

@@ -135,6 +135,8 @@ def apply_results(items: list[tuple[TextureUse, Path, tuple[int, int]]],
         for partial, final in written:
             os.replace(partial, final)
     except Exception:
+        # Whatever failed, a bug too: undo this call so the materials and the output
+        # folder stay as they were, then re-raise it.
         for partial, _final in written:
             partial.unlink(missing_ok=True)
         for image in loaded:

@@ -26,7 +26,8 @@ STYLIZE = "stylize"  # a model + images -> stylized images
 RESTYLE = "restyle"  # a model, or styles to train one on, + images -> stylized images
 KINDS = (TRAIN, STYLIZE, RESTYLE)
 
-# -- job states (``"state"`` of ``GET /jobs/{id}``) ----------------------------------------
+# -- job states (``"state"`` of ``GET /jobs/{id}``; a batch scene's in batch.json: done or
+# failed). A run in the add-on has its own, Blender-side states: ``addon/run_states.py``.
 QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"

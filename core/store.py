@@ -3,6 +3,10 @@
 A model is a folder holding ``model.safetensors`` (tensors only, so loading can
 never run pickled code) and ``model.json`` (architecture, settings, provenance).
 Loading is memoised: the service asks for the same style for every texture.
+
+The folders and file names here are the one home of where models live: the add-on
+(which never imports torch) lists the shipped styles with them, so importing this
+module must stay free of torch (the functions that need it import it).
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ if TYPE_CHECKING:  # torch is imported by the functions that load or save weight
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
+#: The shipped style models, one folder each.
 SHIPPED_DIR = Path(__file__).resolve().parent / "styles"
+#: The paintings the shipped styles were trained on (so a shipped style can be fitted).
+PAINTINGS_DIR = Path(__file__).resolve().parent / "data" / "styles"
 #: The base generator new styles are warm-started from (not a style: never listed).
 BASE_DIR = Path(__file__).resolve().parent / "data" / "base_generator"
 

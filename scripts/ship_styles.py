@@ -27,10 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.store import BASE_DIR  # noqa: E402
+from core.store import BASE_DIR, PAINTINGS_DIR, SHIPPED_DIR  # noqa: E402
 from core.training.trainer import TrainSettings, train_style  # noqa: E402
-
-STYLE_DIR = ROOT / "core" / "data" / "styles"
 
 SHIPPED: dict[str, str] = {
     "starry_night": "Van Gogh, The Starry Night (1889): swirling blue and yellow brush strokes.",
@@ -54,7 +52,7 @@ def settings_for(name: str) -> TrainSettings:
 def train_base(contents: list[Path]) -> None:
     """Retrain ``core/data/base_generator`` on every shipped painting."""
     start = time.monotonic()
-    paintings = [STYLE_DIR / f"{name}.jpg" for name in SHIPPED]
+    paintings = [PAINTINGS_DIR / f"{name}.jpg" for name in SHIPPED]
     train_style(paintings, contents, BASE_DIR, BASE_SETTINGS, progress=_printer(BASE))
     print(f"[{BASE}] saved {BASE_DIR} in {time.monotonic() - start:.0f} s", flush=True)
 
@@ -74,7 +72,7 @@ def _printer(name: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the shipped default styles.")
     parser.add_argument("names", nargs="*", default=list(SHIPPED), choices=[BASE, *SHIPPED])
-    parser.add_argument("--out", type=Path, default=ROOT / "core" / "styles")
+    parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
     args = parser.parse_args(argv)
     contents = sorted((ROOT / "demo" / "assets").glob("*/*.jpg"))
     names = args.names
@@ -83,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in names if n != BASE] or list(SHIPPED)
     for name in names:
         start = time.monotonic()
-        folder = train_style([STYLE_DIR / f"{name}.jpg"], contents, args.out / name,
+        folder = train_style([PAINTINGS_DIR / f"{name}.jpg"], contents, args.out / name,
                              settings_for(name), progress=_printer(name))
         print(f"[{name}] saved {folder} in {time.monotonic() - start:.0f} s", flush=True)
     return 0

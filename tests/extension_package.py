@@ -11,12 +11,15 @@ this never starts Blender.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "restyle"
+#: What Blender's Python does not have: the add-on's modules must import none of them.
+HEAVY = ("bpy", "torch", "numpy", "PIL", "safetensors", "fastapi", "pydantic")
 
 
 def load() -> ModuleType:
@@ -28,6 +31,18 @@ def load() -> ModuleType:
         sys.modules[NAME] = package
         spec.loader.exec_module(package)
     return sys.modules[NAME]
+
+
+def heavy_imports(code: str) -> list[str]:
+    """The ``HEAVY`` packages that running ``code`` (after importing this package) imports,
+    in a Python whose site-packages are hidden (-S) as Blender's are from the add-on."""
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+              f"import extension_package\n{code}\n"
+              f"print(*sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1].split() if done.stdout.strip() else []
 
 
 load()

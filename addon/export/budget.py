@@ -20,13 +20,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ...core.export_formats import IMAGE_FORMATS
 from ..names import file_stem
 from ..shading import image_nodes, is_data_image
 from .files import image_mime
 
-FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 ALPHA_DEPTHS = {32, 64, 128}  # bits per pixel of RGBA byte, half and float buffers
-MIME_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+MIME_FORMAT = {fmt.mime: fmt.id for fmt in IMAGE_FORMATS.values()}
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Budget:
 
     max_size: int = 2048
     power_of_two: bool = False
-    image_format: str = "JPEG"  # JPEG | PNG | WEBP
+    image_format: str = "JPEG"  # a key of ``export_formats.IMAGE_FORMATS``
     quality: int = 90
 
 
@@ -155,7 +155,7 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path,
                 notes.append("has transparency, kept as PNG (JPEG has no alpha)")
         folder = workdir / str(index)
         folder.mkdir(parents=True)
-        ext = FORMAT_EXT[fmt]
+        ext = IMAGE_FORMATS[fmt].suffix
         dest = folder / (file_stem(image.name, taken, ext) + ext)
         original = _source_bytes(image)
         reencode = not (original and MIME_FORMAT.get(image_mime(original)) == fmt
@@ -175,7 +175,7 @@ def _prepare(image: bpy.types.Image, index: int, budget: Budget, workdir: Path,
     try:
         copy.colorspace_settings.name = image.colorspace_settings.name
         copy.alpha_mode = image.alpha_mode
-    except Exception:
+    except Exception:  # anything, a bug too: no stray copy in the user's file, then re-raise
         bpy.data.images.remove(copy)
         raise
     return TextureCopy(image.name, (width, height), size, fmt, size != (width, height),

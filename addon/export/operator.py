@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
-from ..errors import AddonError
+from ..errors import REPORTED
 from .properties import BLEND_RELATIVE
 from .vr_export import export_vr
 
@@ -25,7 +25,7 @@ class RESTYLE_OT_export_vr(bpy.types.Operator):
         settings = context.scene.restyle_export
         try:
             report = export_vr(context, settings.options(self.filepath))
-        except AddonError as exc:  # ExportError and the like: the message says what to do
+        except REPORTED as exc:  # ExportError and the like: the message says what to do
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         settings.store_summary(report)

@@ -7,8 +7,8 @@ import json
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
+from ...core.export_formats import FORMATS, IMAGE_FORMATS, enum_items
 from .budget import Budget
-from .formats import FORMATS, enum_items
 from .vr_export import ExportOptions
 
 # Blender 5.0 warns about "//" paths unless the property says it supports them (4.2 lacks
@@ -25,7 +25,7 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
         name="File", subtype="FILE_PATH", default="//restyle_vr.glb", options=BLEND_RELATIVE,
         description="Output file; '//' is the folder of the .blend. The suffix follows "
                     "the format")
-    file_format: EnumProperty(name="Format", default="GLB", items=enum_items())
+    file_format: EnumProperty(name="Format", default="GLB", items=enum_items(FORMATS))
     selected_only: BoolProperty(
         name="Selected Only", default=False,
         description="Export only the selected objects instead of the whole scene")
@@ -35,11 +35,8 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
     power_of_two: BoolProperty(
         name="Power of Two", default=False,
         description="Resize textures to power-of-two sizes (full mipmaps everywhere)")
-    image_format: EnumProperty(
-        name="Image Format", default="JPEG",
-        items=(("JPEG", "JPEG", "Smallest files; textures with transparency stay PNG"),
-               ("PNG", "PNG", "Lossless"),
-               ("WEBP", "WebP", "Small, but Unity's glTFast cannot read it")))
+    image_format: EnumProperty(name="Image Format", default="JPEG",
+                               items=enum_items(IMAGE_FORMATS))
     quality: IntProperty(name="Quality", default=90, min=1, max=100,
                          description="JPEG/WebP quality")
     unlit: BoolProperty(
@@ -60,7 +57,7 @@ class RestyleExportSettings(bpy.types.PropertyGroup):
                              self.unlit, self.draco, budget)
 
     def export_format(self):
-        """The chosen format's ``formats.Format`` record."""
+        """The chosen format's ``Format`` record (``core/export_formats.py``)."""
         return FORMATS[self.file_format]
 
     def store_summary(self, report: dict) -> None:

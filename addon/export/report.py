@@ -13,10 +13,10 @@ from urllib.parse import unquote
 import bpy
 import numpy as np
 
-from ..shading import every_input, has_geometry, upstream
+from ...core.export_formats import Format
+from ..shading import every_input, has_geometry, material_output, upstream
 from .budget import Budget, TextureCopy, is_pot
 from .files import image_bytes, image_mime, image_size, read_gltf, usdz_textures
-from .formats import Format
 
 SUPPORTED_SHADERS = {"BSDF_PRINCIPLED", "EMISSION", "BACKGROUND", "MIX_SHADER",
                      "BSDF_TRANSPARENT"}
@@ -139,11 +139,8 @@ def usdz_texture_entries(path: Path, copies: list[TextureCopy]) -> list[dict]:
 
 
 def _active_output(mat):
-    """The material's active Material Output node, or None."""
-    if mat.node_tree is None:
-        return None
-    return next((n for n in mat.node_tree.nodes
-                 if n.type == "OUTPUT_MATERIAL" and n.is_active_output), None)
+    """The material's Material Output node, or None."""
+    return material_output(mat.node_tree) if mat.node_tree is not None else None
 
 
 def reachable_images(mat) -> set[str]:

@@ -15,13 +15,9 @@ from contextlib import contextmanager
 
 import bpy
 
+from ..shading import material_output
+
 SUFFIX = " (restyle export original)"
-
-
-def _output_node(tree):
-    outputs = [n for n in tree.nodes if n.type == "OUTPUT_MATERIAL"]
-    active = [n for n in outputs if n.is_active_output]
-    return (active or outputs or [None])[0]
 
 
 def _input_source(tree, socket, default_node: str):
@@ -40,7 +36,7 @@ def _input_source(tree, socket, default_node: str):
 def make_unlit(mat: bpy.types.Material) -> bool:
     """Rewire ``mat`` (a copy) as an unlit colour; False if there is no colour to keep."""
     tree = mat.node_tree
-    output = _output_node(tree) if tree else None
+    output = material_output(tree) if tree else None
     if output is None or not output.inputs["Surface"].is_linked:
         return False
     shader = output.inputs["Surface"].links[0].from_node

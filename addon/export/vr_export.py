@@ -20,10 +20,10 @@ from pathlib import Path
 
 import bpy
 
+from ...core.export_formats import FORMATS, Format
 from ..errors import AddonError
 from ..shading import has_geometry, material_nodes, object_materials
 from .budget import Budget, budget_textures
-from .formats import FORMATS, Format
 from .report import build_report, reachable_images, report_path, write_report
 from .unlit import unlit_materials
 
@@ -40,7 +40,7 @@ class ExportOptions:
     """Everything an export needs; the panel's settings map onto it one to one."""
 
     filepath: str
-    file_format: str = "GLB"  # a key of ``formats.FORMATS``
+    file_format: str = "GLB"  # a key of ``export_formats.FORMATS``
     selected_only: bool = False
     unlit: bool = False
     draco: bool = False

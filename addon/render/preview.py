@@ -18,7 +18,7 @@ import numpy as np
 from bpy.props import IntProperty, StringProperty
 
 from ...core.protocol import STYLIZE
-from ..errors import AddonError
+from ..errors import REPORTED, AddonError
 from ..worker import worker_job
 from ..worker.worker_job import WorkerJob
 from .views import camera_view, render_views, viewport_view
@@ -154,7 +154,7 @@ class RESTYLE_OT_preview(bpy.types.Operator):
                 while run.step():
                     time.sleep(_POLL_S / 2)
                 return self._end(context, run)
-        except (AddonError, RuntimeError, ValueError, OSError) as exc:
+        except REPORTED as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self._run = run
@@ -172,7 +172,7 @@ class RESTYLE_OT_preview(bpy.types.Operator):
                 return {"PASS_THROUGH"}
             elif run.step():
                 return {"RUNNING_MODAL"}
-        except (AddonError, RuntimeError, OSError) as exc:
+        except REPORTED as exc:
             run.error = str(exc)
         context.window_manager.event_timer_remove(self._timer)
         if run.image is not None:

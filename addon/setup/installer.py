@@ -18,15 +18,16 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ..run_states import CANCELLED, DONE, FAILED, RUNNING
 from ..worker.client import WorkerClient, WorkerError
 from . import env, pip_log, torch_builds
 
-RUNNING, DONE, FAILED, CANCELLED = "RUNNING", "DONE", "FAILED", "CANCELLED"
 WORKER_START_TIMEOUT_S = 180.0
 WORKER_STOP_GRACE_S = 15.0
 #: Prints what torch sees in the new environment (the first half of the health check).
@@ -141,8 +142,14 @@ class SetupJob:
                                  "removed.")
                 except SetupFailed as exc:
                     self._finish(FAILED, f"{self.step} failed: {exc}")
-                except Exception as exc:  # a bug or an OS error: still say where to look
+                except OSError as exc:  # a file or folder of the environment, or its stamp
                     self._finish(FAILED, f"{self.step} failed: {exc!r}")
+                except BaseException as exc:
+                    # A bug: the set-up still ends (the UI waits for that), with the
+                    # traceback in the log, then it surfaces as this thread's traceback.
+                    self._write(traceback.format_exc())
+                    self._finish(FAILED, f"{self.step} failed: {exc!r}")
+                    raise
         except OSError as exc:
             self._finish(FAILED, f"Cannot write the set-up log {plan.log_path}: {exc.strerror}")
         finally:
@@ -207,7 +214,11 @@ class SetupJob:
 
     def _check_torch(self) -> None:
         out = self._run([self._pip_python(), "-c", _TORCH_CHECK])
-        self.stamp = json.loads(out.strip().splitlines()[-1])
+        try:
+            self.stamp = json.loads(out.strip().splitlines()[-1])
+        except (IndexError, ValueError):  # nothing printed, or something after the report
+            raise SetupFailed(f"torch printed no version report (its output ends "
+                              f"{out.strip()[-200:]!r}); press Repair.") from None
 
     def _check_worker(self) -> None:
         python = self._pip_python()

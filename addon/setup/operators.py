@@ -18,6 +18,7 @@ import bpy
 
 from .. import session
 from ..preferences import get_prefs
+from ..run_states import DONE, FAILED
 from . import env, installer, torch_builds
 from .location import setup_log_path, worker_env_dir
 
@@ -165,10 +166,10 @@ class RESTYLE_OT_setup_worker(bpy.types.Operator):
             self.report({"INFO"}, "Setting up the Restyle worker in the background…")
             return {"FINISHED"}
         _job.wait()
-        if _job.state == installer.DONE:
+        if _job.state == DONE:
             self.report({"INFO"}, _job.message)
             return {"FINISHED"}
-        self.report({"ERROR"} if _job.state == installer.FAILED else {"WARNING"}, _job.message)
+        self.report({"ERROR"} if _job.state == FAILED else {"WARNING"}, _job.message)
         return {"CANCELLED"}
 
     def _remove(self) -> set:

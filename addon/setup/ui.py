@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from ..run_states import DONE, FAILED
 from . import env, installer, torch_builds
 from .location import worker_env_dir
 from .operators import OFFLINE_MESSAGE, current_job, downloads_forbidden
@@ -38,8 +39,8 @@ def draw_setup(layout, prefs) -> None:
         return
     folder = worker_env_dir()
     stamp = env.read_stamp(folder)
-    if job is not None and job.state != installer.DONE:
-        _lines(box, job.message, "ERROR" if job.state == installer.FAILED else "INFO")
+    if job is not None and job.state != DONE:
+        _lines(box, job.message, "ERROR" if job.state == FAILED else "INFO")
     if stamp is not None:
         box.label(text=env.status_text(stamp), icon="CHECKMARK")
         if stamp.get("requirements_sha256") != env.requirements_digest():
@@ -80,6 +81,6 @@ def draw_missing_worker(layout, prefs, python: str) -> None:
         _progress(box, job)
         return
     box.label(text="No stylizer worker set up yet", icon="ERROR")
-    if job is not None and job.state == installer.FAILED:
+    if job is not None and job.state == FAILED:
         _lines(box, job.message)
     box.operator("restyle.setup_worker", icon="IMPORT").mode = "INSTALL"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..cli import ProgressBar
 from ..errors import BadInput, UsageError
+from ..protocol import DONE, FAILED
 from . import task
 from .extension import ROOT, build_extension
 from .model import BatchModel, named_model, trained_model
@@ -166,7 +167,7 @@ class Batch:
         if not out["result"]:
             raise BadInput(f"Gathering the scenes' textures for training failed (Blender exit "
                            f"{out['returncode']}):\n{out['log'][-2000:]}")
-        return [Path(p) for s in out["result"]["scenes"] if s["state"] == "done"
+        return [Path(p) for s in out["result"]["scenes"] if s["state"] == DONE
                 for p in s["textures"]]
 
     # ----------------------------------------------------------------- results
@@ -174,7 +175,7 @@ class Batch:
         """batch.json's entry for one scene from what its (last) Blender process returned."""
         result = out.get("result") or {}
         outcome = (result.get("scenes") or [None])[0]
-        entry = {"scene": str(scene), "state": "failed", "output": None, "report": None,
+        entry = {"scene": str(scene), "state": FAILED, "output": None, "report": None,
                  "blend": None, "model": self.model.sha256, "seconds": round(seconds, 2),
                  "error": None, "attempts": attempts, "node": out.get("host", ""),
                  "log": str(self.settings.outputs(scene.stem)["log"]), "skipped": False}
@@ -188,7 +189,7 @@ class Batch:
 
     def finish(self, scene: Path, entry: dict, inputs: list[str], key: str) -> None:
         self.entries[scene] = entry
-        if entry["state"] == "done" and not entry["skipped"]:
+        if entry["state"] == DONE and not entry["skipped"]:
             save_record(self.settings, scene, key, entry, [str(scene), *inputs])
         self.write_summary()
 
@@ -205,8 +206,8 @@ class Batch:
             "model": self.model.sha256, "model_name": self.model.name,
             "settings": {"look": self.settings.look, "export": self.settings.export,
                          "device": self.settings.device, "workers": self.settings.workers},
-            "total": len(self.settings.scenes), "done": states.count("done"),
-            "failed": states.count("failed"),
+            "total": len(self.settings.scenes), "done": states.count(DONE),
+            "failed": states.count(FAILED),
             "seconds": round(time.monotonic() - self.started, 2),
             "scenes": [self.entries[s] for s in order],
         }
@@ -242,7 +243,7 @@ def run_batch(settings: BatchSettings) -> int:
               f"(sha256 {batch.model.sha256[:12]}), Ray {cluster.version} at "
               f"{cluster.address}, {cluster.nodes} node(s)", flush=True)
         schedule(batch, cluster)
-    done = sum(e["state"] == "done" for e in batch.entries.values())
+    done = sum(e["state"] == DONE for e in batch.entries.values())
     failed = len(batch.entries) - done
     print(f"restyle batch: {done} done, {failed} failed in "
           f"{time.monotonic() - batch.started:.1f} s; summary {settings.out / SUMMARY_FILE}",

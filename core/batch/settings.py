@@ -16,12 +16,13 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UsageError
+from ..export_formats import FORMATS, IMAGE_FORMATS
 from ..training.options import train_overrides
 
-#: ``--format`` (also the file suffix) -> the add-on's ``restyle_export.file_format``.
-FORMATS = {"glb": "GLB", "gltf": "GLTF_SEPARATE", "usdz": "USDZ"}
+#: ``--format`` (the file suffix) -> the export format (its id: ``restyle_export.file_format``).
+FORMAT_OPTIONS = {fmt.option: fmt for fmt in FORMATS.values()}
 #: ``--image-format`` -> the add-on's ``restyle_export.image_format``.
-IMAGE_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+IMAGE_FORMAT_OPTIONS = {fmt.option: fmt.id for fmt in IMAGE_FORMATS.values()}
 #: Test hook: a scene path here makes that scene's first Blender process SIGKILL itself.
 KILL_HOOK_ENV = "RESTYLE_BATCH_TEST_KILL"
 #: Where the batch keeps its own files inside DIR: per-scene done records, the zip build.
@@ -41,12 +42,12 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
                        help="train one model on these paintings and all scenes' textures")
     parser.add_argument("--max-size", type=int, metavar="PX",
                         help="stylize textures at most this large (the add-on's Max Texture Size)")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="glb")
+    parser.add_argument("--format", choices=sorted(FORMAT_OPTIONS), default="glb")
     parser.add_argument("--max-texture-size", type=int, metavar="PX",
                         help="export budget: longest side of any exported texture")
     parser.add_argument("--power-of-two", action="store_true",
                         help="export textures at power-of-two sizes")
-    parser.add_argument("--image-format", choices=sorted(IMAGE_FORMATS),
+    parser.add_argument("--image-format", choices=sorted(IMAGE_FORMAT_OPTIONS),
                         help="exported texture format (default: the add-on's)")
     parser.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality")
     parser.add_argument("--unlit", action="store_true", help="KHR_materials_unlit materials")
@@ -89,10 +90,10 @@ class BatchSettings:
             raise UsageError(f"Blender binary {args.blender} does not exist; check --blender.")
         look = {"strength": args.strength, "preserve_color": args.preserve_color,
                 "max_size": args.max_size, "seamless": args.seamless}
-        export = {"file_format": FORMATS[args.format],
+        export = {"file_format": FORMAT_OPTIONS[args.format].id,
                   "max_texture_size": args.max_texture_size,
                   "power_of_two": args.power_of_two,
-                  "image_format": IMAGE_FORMATS.get(args.image_format or ""),
+                  "image_format": IMAGE_FORMAT_OPTIONS.get(args.image_format or ""),
                   "quality": args.quality, "unlit": args.unlit, "draco": args.draco}
         train = train_overrides(args)
         return cls(scenes=scenes, out=out, style=args.style, style_images=style_images,
@@ -114,11 +115,10 @@ class BatchSettings:
 
     def outputs(self, stem: str) -> dict[str, Path]:
         """Where one scene's results go inside DIR."""
-        fmt = next(name for name, value in FORMATS.items()
-                   if value == self.export["file_format"])
+        suffix = FORMATS[self.export["file_format"]].suffix
         return {"blend_out": self.out / f"{stem}.blend",
                 "textures_dir": self.out / f"{stem}_textures",
-                "export": self.out / f"{stem}.{fmt}",
+                "export": self.out / f"{stem}{suffix}",
                 "log": self.out / "logs" / f"{stem}.log"}
 
 

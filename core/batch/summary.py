@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..protocol import DONE
 from .settings import STATE_DIR, BatchSettings
 
 SUMMARY_FILE = "batch.json"
@@ -71,7 +72,7 @@ def summary_line(index: int, total: int, entry: dict) -> str:
     """One line per scene for stdout: state, name, time, and the output or the error."""
     name = Path(entry["scene"]).name
     state = "skipped" if entry.get("skipped") else entry["state"]
-    done = entry["state"] == "done"
+    done = entry["state"] == DONE
     tail = f"-> {entry['output']}" if done else entry["error"].splitlines()[0]
     retried = f" (attempt {entry['attempts']})" if entry.get("attempts", 1) > 1 else ""
     return f"[{index}/{total}] {state:<7} {name} {entry['seconds']:.1f} s{retried}  {tail}"

@@ -104,14 +104,23 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
 
 
 def _check_arch(arch: Any) -> None:
-    """``arch`` holds generator size knobs: known names, small positive integers."""
-    from ..model.generator import ARCH_TYPE, Generator
+    """``arch`` holds a registered generator's size knobs: known names, small positive integers.
+
+    The generator types and their knobs are the registry's (``GENERATORS``): a new
+    generator is accepted here with no change to this module.
+    """
+    from ..model.generator import ARCH_TYPE, GENERATORS
 
     if not isinstance(arch, dict):
         raise SettingsError("Setting 'arch' must be an object of generator options.")
-    knobs = set(inspect.signature(Generator.__init__).parameters) - {"self"}
+    kind = arch.get("type", ARCH_TYPE)
+    make = GENERATORS.get(kind) if isinstance(kind, str) else None
+    if make is None:
+        raise SettingsError(f"Setting 'arch.type' = {kind!r} is not a generator type; use "
+                            f"{', '.join(GENERATORS)}.")
+    knobs = set(inspect.signature(make).parameters)
     for name, value in arch.items():
-        if name == "type" and value == ARCH_TYPE:
+        if name == "type":
             continue
         if name not in knobs:
             raise SettingsError(

@@ -185,6 +185,25 @@ def test_full_temp_disk_fails_the_run_naming_the_cause(stylized_scene, bpy_modul
     assert _scene_state(bpy) == before
 
 
+def test_a_bug_in_a_run_is_a_traceback_and_the_run_still_ends(stylized_scene, bpy_module,
+                                                               restyle_addon, monkeypatch):
+    bpy = bpy_module
+    runner = restyle_addon.addon.runner
+    before = _scene_state(bpy)
+    run = runner.start_run(bpy.context, list(bpy.context.scene.objects), "test")
+
+    def bug() -> None:
+        raise TypeError("a bug in Restyle")
+
+    monkeypatch.setattr(run, "_advance", bug)
+    with pytest.raises(TypeError, match="a bug in Restyle"):
+        run.step()
+    assert run.state == runner.FAILED and runner.ACTIVE == {}  # not left busy
+    assert not run.job_dir.exists()
+    assert "TypeError" in bpy.context.scene.restyle.last_report
+    assert _scene_state(bpy) == before
+
+
 def _wait_running(runner, run, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while run.job.get("state") != "running":

@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 import torch
+from extension_package import heavy_imports
 from tiny_models import tiny_generator
 
 from core import store
@@ -98,3 +99,10 @@ def test_a_model_of_the_retired_generator_says_retrain(tmp_path):
     (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(BadInput, match=r"older Restyle.*retrain"):
         store.load_model(str(folder), "cpu")
+
+
+def test_the_add_on_reads_the_shipped_styles_with_the_standard_library_only():
+    """The add-on lists the shipped styles with ``core/store.py``'s folders and reads the
+    export formats from ``core/export_formats.py``, in Blender's Python (no torch)."""
+    assert heavy_imports("import restyle.addon.paths as paths; import restyle.core.export_formats; "
+                         "assert paths.shipped_styles()") == []

@@ -7,7 +7,7 @@ import json
 import pytest
 from setup_driver_runner import run_driver
 
-from restyle.addon.setup import pip_log, torch_builds
+from restyle.addon.setup import installer, pip_log, torch_builds
 
 
 def _not_ready(state: dict) -> None:
@@ -87,3 +87,27 @@ def test_linux_cpu_needs_pytorch_index_only_when_pip_offers_the_cuda_build():
         "--extra-index-url", "https://download.pytorch.org/whl/cpu"]
     with pytest.raises(ValueError, match="no AMD GPU"):
         torch_builds.check_build("ROCM", "darwin")
+
+
+def test_a_bug_in_the_set_up_still_ends_it_and_surfaces(tmp_path, monkeypatch):
+    """A failed step is reported; a programming error ends the set-up too (the UI waits
+    for that), with its traceback in the log, and is raised again."""
+    job = installer.SetupJob(installer.SetupPlan(env_dir=tmp_path / "env",
+                                                 log_path=tmp_path / "setup.log"))
+
+    def bug() -> None:
+        raise TypeError("a bug in Restyle")
+
+    monkeypatch.setattr(job, "_steps", lambda: [installer._Step("Checking", 0.0, 1.0, bug)])
+    with pytest.raises(TypeError, match="a bug in Restyle"):
+        job._main()
+    assert job.state == installer.FAILED and "Checking failed" in job.message
+    log = (tmp_path / "setup.log").read_text()
+    assert "Traceback" in log and "=== FAILED" in log
+
+    def full() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(job, "_steps", lambda: [installer._Step("Checking", 0.0, 1.0, full)])
+    job._main()  # a file problem is reported, not raised
+    assert job.state == installer.FAILED and "No space left" in job.message
