@@ -198,9 +198,7 @@ def build_restyle_job(context, textures: list[ExportedTexture], settings,
                         else settings.shipped_style)
         return job
     steps, size, budget = EFFORT[settings.effort]
-    values.update(steps=settings.steps_override or steps, size=size)
-    if budget is not None:
-        values["time_budget_s"] = budget
+    values.update(steps=settings.steps_override or steps, size=size, time_budget_s=budget)
     if settings.style_source == "SHIPPED":
         values["init_from"] = settings.shipped_style
     job["styles"] = [str(p) for p in style_paths or ()]

@@ -56,7 +56,7 @@ class _ResBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        return self.body(x).add_(x)
 
 
 def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -125,7 +125,7 @@ class Generator(nn.Module):
         centred = x * 2.0 - 1.0
         stem = self.stem(F.pixel_unshuffle(self.low_pass(centred), 4))
         deep = self.blocks(self.down(stem))
-        fine = self.head(F.relu(self.sharpen(F.relu(self.skin(centred)))))
+        fine = self.head(F.relu_(self.sharpen(F.relu_(self.skin(centred)))))
         quarter = _upsample(self.quarter_head(self.quarter(stem)), 4)
         return x + fine + quarter + _upsample(self.deep_head(deep), 8)
 

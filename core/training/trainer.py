@@ -30,6 +30,7 @@ from ..progress import ProgressFn, check_cancel, report
 from ..store import BASE_DIR, load_model, models_dir, save_model
 from . import losses
 from .data import content_sampler, expand_paths, jpeg_round_trip, load_rgb, style_sampler
+from .options import DEFAULT_TIME_BUDGET_S
 
 #: Style batches measured up front for the patch term, each on its own directions.
 STYLE_SETS = 16
@@ -40,7 +41,7 @@ CHANNELS_LAST = torch.channels_last
 class TrainSettings:
     """Every knob of a training run; ``asdict`` is stored in model.json and keys the cache."""
 
-    steps: int = 400  # about 2.5 minutes on 2 CPU cores, warm-started from the base
+    steps: int = 400  # 1-2.5 minutes on 2 CPU cores, warm-started from the base
     size: int = 128  # crop size in pixels (a multiple of 8)
     batch: int = 2
     seed: int = 0
@@ -57,7 +58,7 @@ class TrainSettings:
     patch: int = 5  # side of the pixel patches the style term compares
     octaves: int = 4  # patch scales: 1, 1/2, 1/4, ... of the crop
     preserve_color: bool = False
-    time_budget_s: float | None = None
+    time_budget_s: float | None = DEFAULT_TIME_BUDGET_S  # None: as long as the steps take
     init_from: str | None = None  # a style to fine-tune (name or folder); wins over warm_start
     warm_start: bool = True  # start from the shipped base generator (default arch only)
     style_scale: float = 1.0  # style image resampling before cropping (stroke size)
