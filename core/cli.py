@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from .device import DEVICE_CHOICES
 from .errors import BadInput, RestyleError, UsageError
-from .precision import PRECISION_CHOICES
+from .protocol import PRECISION_CHOICES
 from .training.options import add_train_options, train_overrides
 
 PROG = "python -m core"
@@ -160,6 +161,20 @@ def output_paths(inputs: list[Path], out_dir: Path) -> list[Path]:
 
 
 def run_stylize(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .inference.imageio import load_image
+
+    outputs = output_paths(args.inputs, args.out)
+    # Torch takes 1-3 s to import, on one core: read the first image on the other meanwhile.
+    with ThreadPoolExecutor(1) as reader:
+        first = reader.submit(load_image, args.inputs[0])
+        return _stylize_all(args, outputs, first.result)
+
+
+def _stylize_all(args: argparse.Namespace, outputs: list[Path],
+                 first_image: Callable[[], object]) -> int:
+    """Stylize every input; ``first_image()`` is the first input, read ahead."""
     from .inference.stylize import StylizeSettings, stylize_file
     from .store import load_model
 
@@ -168,12 +183,12 @@ def run_stylize(args: argparse.Namespace) -> int:
                                preserve_color=args.preserve_color, scale=args.scale,
                                device=args.device, precision=args.precision, **tile)
     settings.validate()
-    outputs = output_paths(args.inputs, args.out)
     model = load_model(args.model, args.device)
     for index, (src, dst) in enumerate(zip(args.inputs, outputs, strict=True)):
         bar = ProgressBar(f"{index + 1}/{len(outputs)} {src.name}")
         try:
-            stylize_file(model, src, dst, settings, progress=bar)
+            stylize_file(model, src, dst, settings, progress=bar,
+                         image=first_image() if index == 0 else None)
         finally:
             bar.close()
         print(dst)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 
 from .errors import BadInput
+from .protocol import PRECISION_CHOICES
 
-PRECISION_CHOICES = ("auto", "fp32", "bf16")
 #: auto takes bf16 on a CPU only when the measured conv runs at least this much faster.
 MIN_BF16_SPEEDUP = 1.3
 _LOW = {"bf16": torch.bfloat16, "fp16": torch.float16}

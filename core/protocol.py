@@ -20,6 +20,9 @@ READY_PREFIX = "RESTYLE_READY "
 #: The environment variable a local worker reads its token from (argv is visible to all).
 TOKEN_ENV = "RESTYLE_TOKEN"
 
+#: Number formats the generator may run in (``--precision``, the ``precision`` setting).
+PRECISION_CHOICES = ("auto", "fp32", "bf16")
+
 # -- job kinds (``"kind"`` of ``POST /jobs``) ---------------------------------------------
 TRAIN = "train"  # styles + content -> a model
 STYLIZE = "stylize"  # a model + images -> stylized images

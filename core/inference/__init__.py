@@ -1,5 +1,2 @@
-"""Inference: image IO in any mode, tiled seamless stylizing, and the file-level entry point."""
-
-from .stylize import StylizeSettings, stylize_array, stylize_file
-
-__all__ = ["StylizeSettings", "stylize_array", "stylize_file"]
+"""Inference: image IO in any mode (``imageio``, no torch), tiled seamless stylizing
+(``tiling``), and the array- and file-level entry points (``stylize``)."""

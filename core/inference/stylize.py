@@ -16,7 +16,7 @@ from ..errors import BadInput
 from ..precision import PRECISION_CHOICES, resolve_precision
 from ..progress import ProgressFn, check_cancel, report, scaled
 from ..store import StyleModel, load_model
-from .imageio import MAX_PIXELS, from_float, load_image, save_image, to_float
+from .imageio import MAX_PIXELS, LoadedImage, from_float, load_image, save_image, to_float
 from .tiling import DEFAULT_TILE, FinishFn, is_tileable, stylize_tiled
 
 SEAMLESS_CHOICES = ("auto", "on", "off")
@@ -136,16 +136,19 @@ def _generator_for(model: StyleModel, device: str):
 
 def stylize_file(model: StyleModel, src: str | os.PathLike, dst: str | os.PathLike,
                  settings: StylizeSettings, progress: ProgressFn | None = None,
-                 cancel: threading.Event | None = None, intermediate: bool = False) -> Path:
+                 cancel: threading.Event | None = None, intermediate: bool = False,
+                 image: LoadedImage | None = None) -> Path:
     """Stylize ``src`` into ``dst`` with the same size, mode and bit depth; alpha bit-exact.
 
     ``dst`` appears only when complete: a failed or cancelled run leaves no file.
     ``intermediate`` (a file another program reloads at once) writes PNGs faster.
+    ``image`` is ``src`` already read by ``load_image`` (the CLI reads it while torch loads).
     """
     src, dst = Path(src), Path(dst)
     settings.validate()
     report(progress, 0.0, "load", f"reading {src.name}")
-    image = load_image(src)
+    if image is None:
+        image = load_image(src)
     check_cancel(cancel)
     # Replacing the source pixels frees them before the save needs its own buffers.
     image.rgb = stylize_array(model, image.rgb, settings, scaled(progress, 0.05, 0.95), cancel)

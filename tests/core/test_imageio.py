@@ -12,9 +12,9 @@ from PIL import Image
 from tiny_models import smooth_image, tiny_model, to_uint8
 
 from core.errors import BadInput
-from core.inference import StylizeSettings, stylize_file
 from core.inference.imageio import load_image
 from core.inference.png16 import write_png16
+from core.inference.stylize import StylizeSettings, stylize_file
 
 H, W = 40, 56
 

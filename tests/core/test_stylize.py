@@ -10,8 +10,8 @@ from PIL import Image
 from tiny_models import smooth_image, tileable_image, tiny_model, to_uint8
 
 from core.errors import BadInput, Cancelled
-from core.inference import StylizeSettings, stylize_array, stylize_file, tiling
-from core.inference.stylize import _TO_YCC
+from core.inference import tiling
+from core.inference.stylize import _TO_YCC, StylizeSettings, stylize_array, stylize_file
 
 
 @pytest.fixture(scope="module")
