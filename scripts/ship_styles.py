@@ -41,12 +41,14 @@ SHIPPED: dict[str, str] = {
 BASE = "base"
 #: The base generator's run: from scratch, all paintings at once, 5x the default's work.
 BASE_SETTINGS = TrainSettings(device="cpu", steps=1000, batch=4, warm_start=False, name=BASE,
-                              description="Base generator: new styles start from it.")
+                              description="Base generator: new styles start from it.",
+                              time_budget_s=None)
 
 
 def settings_for(name: str) -> TrainSettings:
-    """The exact settings of a shipped style: the training defaults, named."""
-    return TrainSettings(device="cpu", name=name, description=SHIPPED[name])
+    """The exact settings of a shipped style: the training defaults, named, with no time
+    budget (the same steps on any machine, so a retrain is reproducible)."""
+    return TrainSettings(device="cpu", name=name, description=SHIPPED[name], time_budget_s=None)
 
 
 def train_base(contents: list[Path]) -> None:

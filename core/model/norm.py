@@ -30,12 +30,11 @@ class TileNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Statistics and output in fp32 even where autocast ran the conv in bf16/fp16.
         x = x.float()
+        # Recording pools over the batch too: a batch of crops stands for one image.
+        if self.recording or (self.frozen is None and not torch.is_grad_enabled() and len(x) == 1):
+            return self._measure_and_normalise(x)
         if self.frozen is not None:
             mean, var = self.frozen
-        elif self.recording:
-            # Pool over the batch too: a batch of crops stands for one image.
-            mean, var = _moments(x, (0, 2, 3))
-            self.frozen = (mean.detach(), var.detach())
         else:
             mean, var = _moments(x, (2, 3))
         scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
@@ -45,6 +44,18 @@ class TileNorm(nn.Module):
         # Without autograd, overwrite the conv output it was given: one pass, no new
         # buffer (a full-size allocation per norm cost more than the arithmetic).
         return torch.addcmul(shift, x, scale, out=x)
+
+
+    def _measure_and_normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference with statistics of ``x`` itself (pooled over its batch): batch norm in
+        training mode computes exactly that, in one vectorised pass over channels-last
+        memory, twice as fast as ``_moments`` and the affine step."""
+        out, mean, invstd = torch.native_batch_norm(
+            x, self.weight, self.bias, None, None, True, 0.0, self.eps)
+        if self.recording:
+            var = invstd.pow(-2) - self.eps
+            self.frozen = (mean.detach().view(1, -1, 1, 1), var.detach().view(1, -1, 1, 1))
+        return out
 
 
 def _moments(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
