@@ -120,3 +120,23 @@ def test_batch_and_service_check_training_settings_by_the_same_rule(tmp_path):
         BatchSettings.from_args(args)
     with pytest.raises(SettingsError, match=r"'size' = 8 is out of range \(16..4096\)"):
         parse_settings({"size": 8}, "cpu")
+
+
+def test_time_budget_option_zero_is_no_limit_and_negative_is_refused():
+    """The default run stops on a time budget; ``--time-budget 0`` lifts it (reproducible)."""
+    from core.cli import build_parser
+    from core.errors import UsageError
+    from core.training.options import DEFAULT_TIME_BUDGET_S, train_overrides
+    from core.training.trainer import TrainSettings
+
+    def overrides(*extra: str) -> dict:
+        args = build_parser().parse_args(["train", "--style", "a.png", "--content", "a.png",
+                                          "--out", "m", *extra])
+        return train_overrides(args)
+
+    assert TrainSettings().time_budget_s == DEFAULT_TIME_BUDGET_S
+    assert overrides() == {}
+    assert overrides("--time-budget", "0") == {"time_budget_s": None}
+    assert overrides("--time-budget", "30") == {"time_budget_s": 30.0}
+    with pytest.raises(UsageError, match=r"--time-budget = -1.0 is out of range"):
+        overrides("--time-budget", "-1")
