@@ -100,9 +100,10 @@ def main() -> None:
     header = (f"{'style':14} {'texture':32} {'dist in':>7} {'dist ct':>7} {'dist out':>8} "
               f"{'out/in':>6} {'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lat in':>6} {'lat out':>7}")
     summary = []
-    for style_name in args.styles:
-        model = load_model(style_name, device="cpu")
-        style = style_image(model)
+    # Every model and painting first: a missing one fails before minutes of work.
+    loaded = [(model, style_image(model))
+              for model in (load_model(name, device="cpu") for name in args.styles)]
+    for model, style in loaded:
         print(header)
         rows = []
         for name, src, row in zip(names, sources, cells, strict=True):
