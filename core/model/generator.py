@@ -10,7 +10,11 @@ runs after an upsampling: a bilinear x4 (x8) step is a triangle filter whose
 spectrum is zero at the period-4 (period-8) lattice frequencies, but a ReLU or a
 norm applied to its piecewise-linear output turns the grid's kinks into exactly
 that lattice (the previous generator painted a period-8 grid over a check pattern
-this way). Added linearly, the coarse residuals cannot. An untrained network
+this way). Added linearly, the coarse residuals cannot. The 1/4 residual is also
+smoothed by a [1, 2, 1] binomial before its upsampling, which zeroes its own grid's
+Nyquist frequency: a fine weave near period 8 px, aliased in the 1/4 path and then
+amplified, would otherwise come back as a period-8 lattice. With both, neither coarse
+residual can hold any energy at the period-4 or period-8 lattice frequencies. An untrained network
 (zero heads) is the identity. Every norm is a ``TileNorm`` so tiled inference can
 share one image's statistics.
 
@@ -29,9 +33,9 @@ from torch.nn import functional as F
 
 from .norm import TileNorm
 
-ARCH_TYPE = "restyle-gen3"
+ARCH_TYPE = "restyle-gen4"
 #: Generator types older releases wrote; their files need retraining.
-RETIRED_TYPES = ("restyle-gen", "restyle-gen2")
+RETIRED_TYPES = ("restyle-gen", "restyle-gen2", "restyle-gen3")
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -61,6 +65,15 @@ class _ResBlock(nn.Module):
 
 def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+def _binomial(x: torch.Tensor) -> torch.Tensor:
+    """Separable [1, 2, 1] / 4 blur (replicated borders): zero response at Nyquist."""
+    channels = x.shape[1]
+    kernel = x.new_tensor([0.25, 0.5, 0.25])
+    x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    x = F.conv2d(x, kernel.view(1, 1, 1, 3).expand(channels, 1, 1, 3), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, 3, 1).expand(channels, 1, 3, 1), groups=channels)
 
 
 class _LowPass(nn.Module):
@@ -104,7 +117,7 @@ class Generator(nn.Module):
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
-        # block, head: 16 + 4) and the full-resolution convs (3) reach less.
+        # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less.
         radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
         self.context = -(-radius // self.multiple) * self.multiple
         self.low_pass = _LowPass()
@@ -126,10 +139,9 @@ class Generator(nn.Module):
         stem = self.stem(F.pixel_unshuffle(self.low_pass(centred), 4))
         deep = self.blocks(self.down(stem))
         fine = self._fine(centred) if torch.is_grad_enabled() else self._fine_in_bands(centred)
-        quarter = _upsample(self.quarter_head(self.quarter(stem)), 4)
+        quarter = _upsample(_binomial(self.quarter_head(self.quarter(stem))), 4)
         # Summed into the head's fresh output: no full-resolution temporaries.
         return fine.add_(x).add_(quarter).add_(_upsample(self.deep_head(deep), 8))
-
 
     def _fine(self, centred: torch.Tensor) -> torch.Tensor:
         """The full-resolution residual: three 3x3 convs on the input's own pixels."""

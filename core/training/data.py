@@ -74,6 +74,7 @@ class CropSampler:
         scale_jitter: float = 0.0,
         rotate: bool = True,
         min_std: float = 0.0,
+        tone_jitter: bool = False,
     ) -> None:
         self.images = list(images)
         self.size = size
@@ -81,6 +82,7 @@ class CropSampler:
         self.jitter = scale_jitter
         self.rotate = rotate
         self.min_std = min_std
+        self.tone_jitter = tone_jitter
         # Larger images get proportionally more crops.
         areas = torch.tensor([float(i.shape[1] * i.shape[2]) for i in self.images])
         self.weights = areas / areas.sum()
@@ -101,7 +103,18 @@ class CropSampler:
             crop = crop.flip(2)
         if self.rotate:
             crop = torch.rot90(crop, int(self._uniform() * 4), dims=(1, 2))
+        if self.tone_jitter and self._uniform() < 0.5:
+            crop = self._retone(crop)
         return crop
+
+    def _retone(self, crop: torch.Tensor) -> torch.Tensor:
+        """A random gamma (0.5-1.4) and gain (0.8-1.5), clipped: lighter, darker and
+        blown-out versions of the same texture. A few brown scene textures alone never
+        show a model near-white cloth or a white ground, and a style that lifts the
+        tones then pushes those past white, where the clip flattens them to patches."""
+        gamma = 2.0 ** (self._uniform() * 1.5 - 1.0)
+        gain = 0.8 + 0.7 * self._uniform()
+        return (crop.clamp(0, 1).pow(gamma) * gain).clamp(0, 1)
 
     def batch(self, count: int) -> torch.Tensor:
         """``count`` crops as (count,3,size,size); nearly flat crops are redrawn a few times."""
@@ -117,7 +130,8 @@ class CropSampler:
 
 
 def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Generator) -> CropSampler:
-    """Content crops: native scale +-1/4 octave, flips, 90-degree turns, no flat crops.
+    """Content crops: native scale +-1/4 octave, flips, 90-degree turns, half of them
+    retoned (``CropSampler._retone``), no flat crops.
 
     A few synthetic textures (``synthetic_textures``) join the given images, weighted
     as one fifth of the crops, so that a model trained on a handful of scene textures
@@ -125,7 +139,7 @@ def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Genera
     """
     extra = synthetic_textures(max(size * 2, 256), gen)
     sampler = CropSampler([*images, *extra], size, gen, scale_jitter=0.25, rotate=True,
-                          min_std=0.04)
+                          min_std=0.04, tone_jitter=True)
     own = sampler.weights[: len(images)]
     sampler.weights = torch.cat([own / own.sum() * 0.8,
                                  torch.full((len(extra),), 0.2 / len(extra))])

@@ -15,7 +15,7 @@ from core.errors import BadInput, Cancelled
 from core.model.features import RandomFeatures
 from core.model.generator import ARCH_TYPE
 from core.training import losses
-from core.training.data import load_rgb
+from core.training.data import CropSampler, load_rgb
 from core.training.options import EFFORT
 from core.training.trainer import TrainSettings, _Run, run_training, train_style
 
@@ -172,3 +172,15 @@ def test_balanced_effort_is_the_training_default():
     """The add-on's Balanced effort trains like ``python -m core train`` and the shipped styles."""
     steps, size, _budget = EFFORT["BALANCED"]
     assert (steps, size) == (TrainSettings().steps, TrainSettings().size)
+
+
+def test_content_crops_are_retoned_lighter_and_darker_half_the_time():
+    """Tone jitter shows a model near-white and dark versions of its few textures."""
+    grey = torch.full((3, 64, 64), 0.5)
+    sampler = CropSampler([grey], 32, torch.Generator().manual_seed(0), rotate=False,
+                          tone_jitter=True)
+    means = [float(sampler.batch(1).mean()) for _ in range(60)]
+    untouched = sum(abs(m - 0.5) < 1e-6 for m in means)
+    assert 15 <= untouched <= 45
+    assert min(means) < 0.45 and max(means) > 0.6
+    assert all(0.0 <= m <= 1.0 for m in means)
