@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import BadInput
-from .png16 import png_header, read_png16, write_png16
+from .png import png_header, read_png16, write_png
 
 #: The largest image accepted (width * height): 16384 x 16384, a 16K texture.
 MAX_PIXELS = 16384 * 16384
@@ -46,6 +46,8 @@ _EXR_MAGIC = b"\x76\x2f\x31\x01"
 #: zlib level of intermediate PNGs (read back at once by another program): several times
 #: faster to write than the default 6, for files a few percent bigger.
 FAST_PNG_LEVEL = 1
+#: The zlib level of PNGs a user keeps (Pillow's default).
+DEFAULT_PNG_LEVEL = 6
 _TO_RGB_KEEPING_ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
@@ -287,23 +289,31 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | Non
 
     The file appears complete or not at all: it is written to a temporary file
     in the same folder and renamed, so a failure never leaves a partial output.
-    ``fast`` compresses a PNG at ``FAST_PNG_LEVEL``: for intermediate files only.
+    ``fast`` compresses a PNG at ``FAST_PNG_LEVEL``: for intermediate files only. RGB(A)
+    and 16-bit PNGs go through ``png.write_png`` (both cores), other modes through Pillow.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # same folder: atomic
+    level = FAST_PNG_LEVEL if fast else DEFAULT_PNG_LEVEL
     try:
         if info.format == "OPENEXR":
             _save_exr(tmp, rgb, alpha, info)
         elif info.mode in ("RGB;16", "RGBA;16", "LA;16"):
             planes = [_luminance(rgb)[..., None]] if info.mode == "LA;16" else [rgb]
             planes += [] if alpha is None else [alpha[..., None]]
-            write_png16(tmp, np.concatenate(planes, -1).astype(np.uint16),
-                        *([FAST_PNG_LEVEL] if fast else []))
+            write_png(tmp, np.concatenate(planes, -1).astype(np.uint16), level)
+        elif info.format == "PNG" and (info.mode, alpha is None) in (("RGB", True),
+                                                                     ("RGBA", False)):
+            samples = rgb if rgb.dtype == np.uint8 else from_float(to_float(rgb), np.uint8)
+            if alpha is not None:
+                samples = np.concatenate([samples, alpha[..., None]], -1)
+            write_png(tmp, samples, level, info.save_options.get("icc_profile"),
+                      info.save_options.get("dpi"))
         else:
             options = {k: v for k, v in info.save_options.items() if k != "palette_colors"}
-            if fast and info.format == "PNG":
-                options["compress_level"] = FAST_PNG_LEVEL
+            if info.format == "PNG":
+                options["compress_level"] = level
             _to_pillow(rgb, alpha, info).save(tmp, format=info.format, **options)
         os.replace(tmp, path)
     finally:

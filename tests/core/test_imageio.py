@@ -13,7 +13,7 @@ from tiny_models import smooth_image, tiny_model, to_uint8
 
 from core.errors import BadInput
 from core.inference.imageio import load_image
-from core.inference.png16 import write_png16
+from core.inference.png import write_png
 from core.inference.stylize import StylizeSettings, stylize_file
 
 H, W = 40, 56
@@ -52,7 +52,7 @@ def _png16(channels):
         samples = rng.integers(0, 65536, (H, W, channels), dtype=np.uint16)
         samples[..., : min(channels, 3)] = (smooth_image(H, W)[..., : min(channels, 3)]
                                             * 65535).astype(np.uint16)
-        write_png16(folder / "deep.png", samples)
+        write_png(folder / "deep.png", samples)
         return folder / "deep.png"
 
     return make
@@ -117,7 +117,7 @@ def test_formats_round_trip_size_mode_depth_and_alpha(case, model, tmp_path):
 
 def test_sixteen_bit_png_keeps_sixteen_bit_precision(tmp_path):
     samples = np.arange(H * W * 3, dtype=np.uint16).reshape(H, W, 3) * 7
-    write_png16(tmp_path / "d.png", samples)
+    write_png(tmp_path / "d.png", samples)
     loaded = load_image(tmp_path / "d.png")
     assert loaded.rgb.dtype == np.uint16 and np.array_equal(loaded.rgb, samples)
 
