@@ -70,14 +70,15 @@ def shared_statistics(model: nn.Module, sample: torch.Tensor) -> Iterator[None]:
     """Within the block every ``TileNorm`` in ``model`` uses statistics measured on ``sample``.
 
     ``sample`` is the whole image (1, C, H, W) or a batch of crops of it at full
-    resolution; its statistics are pooled over the batch.
+    resolution; its statistics are pooled over the batch. A model with a
+    ``statistics_pass`` runs only that (its norms), else its whole forward.
     """
     norms = [m for m in model.modules() if isinstance(m, TileNorm)]
     try:
         for norm in norms:
             norm.frozen, norm.recording = None, True
         with torch.no_grad():
-            model(sample)
+            getattr(model, "statistics_pass", model)(sample)
         for norm in norms:
             norm.recording = False
         yield

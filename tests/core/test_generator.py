@@ -99,3 +99,21 @@ def test_coarse_residuals_hold_no_lattice_energy():
         residual = (g(x) - x)[0].permute(1, 2, 0).numpy()
     assert residual.std() > 0.01, "the coarse levels must add something"
     assert lattice_ratio(residual) < 1.5
+
+
+def test_statistics_pass_records_what_the_whole_forward_records():
+    """``shared_statistics`` runs only the norms' part; their statistics are the same."""
+    g = _random_generator(2)
+    x = torch.rand(2, 3, 64, 80)
+    norms = [m for m in g.modules() if isinstance(m, TileNorm)]
+    recorded = []
+    for run in (g, g.statistics_pass):
+        for norm in norms:
+            norm.frozen, norm.recording = None, True
+        with torch.no_grad():
+            run(x)
+        recorded.append([norm.frozen for norm in norms])
+        for norm in norms:
+            norm.frozen, norm.recording = None, False
+    for (mean_a, var_a), (mean_b, var_b) in zip(*recorded, strict=True):
+        assert torch.allclose(mean_a, mean_b) and torch.allclose(var_a, var_b)
