@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.inference.imageio import KEPT_PNG_LEVEL
 from core.inference.png import read_png16, write_png
 
 
@@ -60,9 +61,9 @@ def test_profile_and_resolution_are_kept(tmp_path):
         assert [round(d) for d in image.info["dpi"]] == [300, 300]
 
 
-def test_no_bigger_than_pillows_png(tmp_path):
+def test_kept_level_is_about_as_small_as_pillows_default(tmp_path):
     samples = _texture(512, 512, 3)
-    write_png(tmp_path / "ours.png", samples, level=6)
-    Image.fromarray(samples).save(tmp_path / "pillow.png", compress_level=6)
+    write_png(tmp_path / "ours.png", samples, level=KEPT_PNG_LEVEL)
+    Image.fromarray(samples).save(tmp_path / "pillow.png")
     ours, pillow = (tmp_path / "ours.png").stat().st_size, (tmp_path / "pillow.png").stat().st_size
     assert ours <= pillow * 1.02
