@@ -10,6 +10,10 @@ magnitudes of slightly blurred luminance, between input and output.
 Lattice ratio: the luminance spectrum's power at the period-4 and period-8
 lattice frequencies over the median power around them; a generator that draws
 a grid scores far above its input.
+Halo: beside the input's strong edges, on a side where the input is flat for 12 px,
+how much the output still changes 3-8 px out, averaged along the edges (so painted
+marks cancel and a rim or glow, which keeps its sign, stays), relative to the step
+the output keeps; a rim or glow along silhouettes and lines scores high.
 Used by ``bench/quality.py`` and by the lattice test (``tests/core``).
 """
 
@@ -154,3 +158,61 @@ def lattice_ratio(rgb: np.ndarray) -> float:
             ring[4:7, 4:7] = False
             worst = max(worst, float(patch[4:7, 4:7].max() / (np.median(patch[ring]) + 1e-20)))
     return worst
+
+
+_HALO_NEAR = (3, 4, 5, 6, 7, 8)
+_HALO_FAR = 12
+
+
+@torch.no_grad()
+def halo_score(src: torch.Tensor, out: torch.Tensor, samples: int = 4000) -> float | None:
+    """On the flat sides of the input's strong edges, the output's luminance change 3-8 px
+    beside the edge (against its value 12 px out), signed by the edge's direction and
+    averaged over the edge's points, relative to the output's mean step across it. None
+    when the input has no such edge (busy or soft textures).
+    ``src`` and ``out`` are (3,H,W) in 0..1."""
+    lum_in, lum_out = luminance(src), luminance(out.clamp(0, 1))
+    smooth = blur(lum_in, 1.0)
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3) / 8
+    padded = F.pad(smooth[None], (1, 1, 1, 1), mode="reflect")
+    gx, gy = F.conv2d(padded, kx)[0, 0], F.conv2d(padded, kx.transpose(2, 3))[0, 0]
+    magnitude = (gx**2 + gy**2).sqrt()
+    h, w = magnitude.shape
+    margin = _HALO_FAR + 2
+    inner = torch.zeros_like(magnitude, dtype=torch.bool)
+    inner[margin : h - margin, margin : w - margin] = True
+    # Local maxima of a strong gradient (edge centres), well inside the image.
+    peak = magnitude == F.max_pool2d(magnitude[None, None], 3, 1, 1)[0, 0]
+    ys, xs = torch.nonzero(inner & peak & (magnitude > 0.05), as_tuple=True)
+    if len(ys) == 0:
+        return None
+    pick = torch.randperm(len(ys), generator=torch.Generator().manual_seed(0))[:samples]
+    ys, xs = ys[pick].float(), xs[pick].float()
+    nx, ny = gx[ys.long(), xs.long()], gy[ys.long(), xs.long()]
+    norm = (nx**2 + ny**2).sqrt()
+    nx, ny = nx / norm, ny / norm
+    offsets = torch.tensor([-_HALO_FAR, *(-d for d in _HALO_NEAR), *_HALO_NEAR, _HALO_FAR],
+                           dtype=torch.float32)
+    px = xs[:, None] + nx[:, None] * offsets[None]
+    py = ys[:, None] + ny[:, None] * offsets[None]
+    grid = torch.stack([px / (w - 1) * 2 - 1, py / (h - 1) * 2 - 1], dim=-1)[None]
+
+    def profile(image: torch.Tensor) -> torch.Tensor:
+        return F.grid_sample(image[None], grid, align_corners=True)[0, 0]
+
+    p_in, p_out = profile(lum_in), profile(lum_out)
+    near = len(_HALO_NEAR)
+    rise = p_in[:, -1] - p_in[:, 0]
+    # The output's change beside the edge, signed by the input's step: a rim or glow has
+    # one sign along an edge and survives the mean, painted marks average out.
+    polarity = rise.sign()[:, None]
+    profiles = []
+    for band, far in ((slice(1, 1 + near), 0), (slice(1 + near, 1 + 2 * near), -1)):
+        # A side counts where the input is flat (within 0.03) from 3 px to 12 px out.
+        flat = (p_in[:, band] - p_in[:, far, None]).abs().amax(dim=1) < 0.03
+        keep = flat & (rise.abs() > 0.1)
+        if keep.sum() >= 20:
+            change = (p_out[keep, band] - p_out[keep, far, None]) * polarity[keep]
+            step = ((p_out[keep, -1] - p_out[keep, 0]) * polarity[keep, 0]).mean()
+            profiles.append(change.mean(dim=0).abs().mean() / (step.abs() + 0.05))
+    return float(torch.stack(profiles).mean()) if profiles else None

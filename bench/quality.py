@@ -5,7 +5,9 @@ the checkout by default) with metrics the training never saw (``bench/metrics.py
 per texture and style, the style distance of the output next to the unchanged
 input's and a plain colour transfer's (all unsquared; lower is nearer the
 painting), blurred-luminance SSIM and edge correlation with the input (higher
-keeps more content), and the lattice ratio of output and input. A contact sheet
+keeps more content), the lattice ratio of output and input, and the halo score
+of input and output (beside strong edges with flat input: lower is cleaner;
+"-" where a texture has no such edge). A contact sheet
 (input | each style, 256 px crops at 100% zoom) is written for looking at.
 
 Run: ``.venv/bin/python bench/quality.py [--styles NAME ...] [--textures FILE ...]
@@ -30,6 +32,7 @@ from metrics import (  # noqa: E402
     MetricNet,
     colour_transfer,
     content_scores,
+    halo_score,
     lattice_ratio,
     style_distance,
 )
@@ -48,6 +51,10 @@ def stylize(model, image: torch.Tensor, keep_colours: bool) -> torch.Tensor:
     rgb = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
     out = stylize_array(model, rgb, StylizeSettings(device="cpu", preserve_color=keep_colours))
     return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)
+
+
+def _optional(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def style_image(model) -> torch.Tensor:
@@ -98,7 +105,8 @@ def main() -> None:
     cells = [[s] for s in sources]
     print(f"{len(sources)} held-out textures from {Path(args.textures[0]).parent}")
     header = (f"{'style':14} {'texture':32} {'dist in':>7} {'dist ct':>7} {'dist out':>8} "
-              f"{'out/in':>6} {'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lat in':>6} {'lat out':>7}")
+              f"{'out/in':>6} {'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lat in':>6} {'lat out':>7} "
+              f"{'halo in':>7} {'halo':>5}")
     summary = []
     # Every model and painting first: a missing one fails before minutes of work.
     loaded = [(model, style_image(model))
@@ -115,19 +123,23 @@ def main() -> None:
             ssim, edge = content_scores(src, out)
             lat_in = lattice_ratio(src.permute(1, 2, 0).numpy())
             lat_out = lattice_ratio(out.permute(1, 2, 0).numpy())
-            rows.append((d_in, d_ct, d_out, ssim, edge, lat_out / lat_in))
+            halo_in, halo_out = halo_score(src, src), halo_score(src, out)
+            rows.append((d_in, d_ct, d_out, ssim, edge, lat_out / lat_in,
+                         np.nan if halo_out is None else halo_out))
             print(f"{model.name:14} {name[:32]:32} {d_in:7.3f} {d_ct:7.3f} {d_out:8.3f} "
                   f"{d_out / d_in:6.2f} {d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} "
-                  f"{lat_in:6.1f} {lat_out:7.1f}")
+                  f"{lat_in:6.1f} {lat_out:7.1f} {_optional(halo_in):>7} {_optional(halo_out):>5}")
         mean = np.mean(np.array(rows), axis=0)
         worst_lattice = max(r[5] for r in rows)
-        summary.append((model.name, *mean[:5], worst_lattice))
-    print("\nmeans over textures (distances unsquared; lattice: worst output/input ratio)")
+        halo = np.nanmean(np.array([r[6] for r in rows]))
+        summary.append((model.name, *mean[:5], worst_lattice, halo))
+    print("\nmeans over textures (distances unsquared; lattice: worst output/input ratio; "
+          "halo: mean where measurable)")
     print(f"{'style':14} {'dist in':>7} {'dist ct':>7} {'dist out':>8} {'out/in':>6} "
-          f"{'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lattice':>7}")
-    for name, d_in, d_ct, d_out, ssim, edge, lattice in summary:
+          f"{'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lattice':>7} {'halo':>5}")
+    for name, d_in, d_ct, d_out, ssim, edge, lattice, halo in summary:
         print(f"{name:14} {d_in:7.3f} {d_ct:7.3f} {d_out:8.3f} {d_out / d_in:6.2f} "
-              f"{d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} {lattice:7.2f}")
+              f"{d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} {lattice:7.2f} {halo:5.3f}")
     suffix = "_keep_colours" if args.keep_colours else ""
     sheet = args.out / f"contact_sheet{suffix}.png"
     contact_sheet(names, ["input", *[s for s in args.styles]], cells, sheet)

@@ -75,6 +75,7 @@ class CropSampler:
         rotate: bool = True,
         min_std: float = 0.0,
         tone_jitter: bool = False,
+        cut_out: float = 0.0,
     ) -> None:
         self.images = list(images)
         self.size = size
@@ -83,6 +84,7 @@ class CropSampler:
         self.rotate = rotate
         self.min_std = min_std
         self.tone_jitter = tone_jitter
+        self.cut_out = cut_out
         # Larger images get proportionally more crops.
         areas = torch.tensor([float(i.shape[1] * i.shape[2]) for i in self.images])
         self.weights = areas / areas.sum()
@@ -105,7 +107,29 @@ class CropSampler:
             crop = torch.rot90(crop, int(self._uniform() * 4), dims=(1, 2))
         if self.tone_jitter and self._uniform() < 0.5:
             crop = self._retone(crop)
+        if self._uniform() < self.cut_out:
+            crop = self._cut(crop)
         return crop
+
+    def _cut(self, crop: torch.Tensor) -> torch.Tensor:
+        """The crop inside a random ellipse on a flat ground (white, black or a random
+        colour): a textured island on its padding, a cut-out on white. Scene textures
+        alone rarely show a model such an edge, and without them it painted coloured
+        rims and glows along every silhouette (the halo term needs edges to act on)."""
+        size = self.size
+        y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32),
+                              torch.arange(size, dtype=torch.float32), indexing="ij")
+        cy, cx = (0.2 + 0.6 * self._uniform()) * size, (0.2 + 0.6 * self._uniform()) * size
+        ry, rx = (0.2 + 0.3 * self._uniform()) * size, (0.2 + 0.3 * self._uniform()) * size
+        inside = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 < 1.0
+        pick = self._uniform()
+        if pick < 0.4:
+            ground = torch.ones(3, 1, 1)
+        elif pick < 0.6:
+            ground = torch.zeros(3, 1, 1)
+        else:
+            ground = torch.rand(3, 1, 1, generator=self.gen)
+        return torch.where(inside, crop, ground.to(crop.dtype))
 
     def _retone(self, crop: torch.Tensor) -> torch.Tensor:
         """A random gamma (0.5-1.4) and gain (0.8-1.5), clipped: lighter, darker and
@@ -131,7 +155,8 @@ class CropSampler:
 
 def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Generator) -> CropSampler:
     """Content crops: native scale +-1/4 octave, flips, 90-degree turns, half of them
-    retoned (``CropSampler._retone``), no flat crops.
+    retoned (``CropSampler._retone``), a fifth cut out on a flat ground
+    (``CropSampler._cut``), no flat crops.
 
     A few synthetic textures (``synthetic_textures``) join the given images, weighted
     as one fifth of the crops, so that a model trained on a handful of scene textures
@@ -139,7 +164,7 @@ def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Genera
     """
     extra = synthetic_textures(max(size * 2, 256), gen)
     sampler = CropSampler([*images, *extra], size, gen, scale_jitter=0.25, rotate=True,
-                          min_std=0.04, tone_jitter=True)
+                          min_std=0.04, tone_jitter=True, cut_out=0.2)
     own = sampler.weights[: len(images)]
     sampler.weights = torch.cat([own / own.sum() * 0.8,
                                  torch.full((len(extra),), 0.2 / len(extra))])
@@ -147,8 +172,12 @@ def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Genera
 
 
 def synthetic_textures(side: int, gen: torch.Generator) -> list[torch.Tensor]:
-    """Seeded texture-like images: flat colour islands with dark outlines and fine
-    stripes of random colours and widths, (3, side, side) in [0, 1]."""
+    """Seeded texture-like images: flat colour islands with dark outlines, fine stripes
+    and a gingham check of random colours and periods, (3, side, side) in [0, 1].
+
+    The check (period 3-12 px, near the period-4/8 lattice frequencies) is there for the
+    lattice penalty: a style that raises a periodic pattern's contrast on it pays.
+    """
 
     def colour() -> torch.Tensor:
         return torch.rand(3, 1, 1, generator=gen) * 0.9 + 0.05
@@ -163,7 +192,12 @@ def synthetic_textures(side: int, gen: torch.Generator) -> list[torch.Tensor]:
         islands = torch.where((dist - r).abs() < 1.5, torch.zeros(3, 1, 1), islands)
     period = 4 + 12 * float(torch.rand((), generator=gen))
     stripes = torch.where(((x + 0.3 * y) / period) % 1.0 < 0.5, colour(), colour())
-    return [islands, stripes]
+    period = 3 + 9 * float(torch.rand((), generator=gen))
+    across, down = (x / period) % 1.0 < 0.5, (y / period) % 1.0 < 0.5
+    ground, band = colour(), colour()
+    check = torch.where(across & down, band * band.new_tensor(0.6),
+                        torch.where(across | down, band, ground))
+    return [islands, stripes, check]
 
 
 def style_sampler(

@@ -209,6 +209,43 @@ def lattice_penalty(output: torch.Tensor, source: torch.Tensor,
     return F.relu(excess).mean()
 
 
+def halo_penalty(output: torch.Tensor, source: torch.Tensor, radius: int = 8,
+                 edge: float = 0.03) -> torch.Tensor:
+    """How much of the output, around the input's strong edges, is not a local colour
+    map of the input: coloured rims and glows beside silhouettes, lines and plank borders.
+
+    In every (2 * radius + 1)^2 window the output is fitted as an affine map of the
+    input's RGB (a 3x3 matrix and an offset: the guided filter's local linear model,
+    He et al. 2010, in colour); what the fit leaves unexplained is a halo or a mark.
+    Windows count by how strong an edge they hold (the input's luminance variance,
+    squared against ``edge``^2), so marks stay free on soft texture and flat ground;
+    the sum is relative to those windows' output variance, so turning the contrast
+    down does not pay.
+    """
+    src = source.detach().float()
+    out = output.float()
+    size = 2 * radius + 1
+
+    def mean(x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, h, w, C)
+        return F.avg_pool2d(x, size, stride=2).permute(0, 2, 3, 1)
+
+    mean_i, mean_o = mean(src), mean(out)
+    pairs_ii = mean((src[:, :, None] * src[:, None]).flatten(1, 2)).unflatten(-1, (3, 3))
+    pairs_oi = mean((out[:, :, None] * src[:, None]).flatten(1, 2)).unflatten(-1, (3, 3))
+    cov_ii = pairs_ii - mean_i[..., :, None] * mean_i[..., None, :]
+    cov_oi = pairs_oi - mean_o[..., :, None] * mean_i[..., None, :]
+    var_o = (mean(out * out) - mean_o * mean_o).sum(dim=-1)
+    ridge = 1e-4 * torch.eye(3, device=out.device)
+    explained = (cov_oi * torch.linalg.solve(cov_ii + ridge, cov_oi.transpose(-1, -2))
+                 .transpose(-1, -2)).sum(dim=(-1, -2))
+    unexplained = (var_o - explained).clamp_min(0.0)
+    lum = luminance(src)
+    var_l = (F.avg_pool2d(lum * lum, size, stride=2) - F.avg_pool2d(lum, size, stride=2) ** 2)
+    var_l = var_l[:, 0].clamp_min(0.0)
+    weight = var_l.square() / (var_l.square() + edge**2)
+    return (weight * unexplained).sum() / ((weight * var_o.clamp_min(0.0)).sum() + 1e-6)
+
+
 def colour_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Distance of the blurred chroma: keeps the input's colours, lets luminance restyle."""
 

@@ -53,7 +53,8 @@ class TrainSettings:
     feature_weight: float = 0.0  # random-CNN (or VGG) feature distribution
     adv_weight: float = 0.05
     tv_weight: float = 0.0
-    lattice_weight: float = 3.0  # no energy added at the period-4/8 grid frequencies
+    lattice_weight: float = 5.0  # no energy added at the period-4/8 grid frequencies
+    halo_weight: float = 5.0  # no rims or glows along the input's strong edges
     jpeg_share: float = 0.5  # share of content crops the generator sees JPEG-compressed
     patch: int = 5  # side of the pixel patches the style term compares
     octaves: int = 4  # patch scales: 1, 1/2, 1/4, ... of the crop
@@ -195,6 +196,9 @@ class _Run:
         if s.lattice_weight:
             terms["lattice"] = losses.lattice_penalty(out.clamp(0.0, 1.0), given)
             total = total + s.lattice_weight * terms["lattice"]
+        if s.halo_weight:
+            terms["halo"] = losses.halo_penalty(out, content)
+            total = total + s.halo_weight * terms["halo"]
         total = total + 10.0 * losses.range_penalty(out)
         if s.preserve_color:
             total = total + 10.0 * losses.colour_loss(out, content)

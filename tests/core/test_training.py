@@ -184,3 +184,15 @@ def test_content_crops_are_retoned_lighter_and_darker_half_the_time():
     assert 15 <= untouched <= 45
     assert min(means) < 0.45 and max(means) > 0.6
     assert all(0.0 <= m <= 1.0 for m in means)
+
+
+def test_content_crops_are_cut_out_on_a_flat_ground_a_fifth_of_the_time():
+    """Cut-outs show a model textured islands on flat padding, where halos form."""
+    texture = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.25
+    sampler = CropSampler([texture], 32, torch.Generator().manual_seed(0), rotate=False,
+                          cut_out=0.2)
+    crops = sampler.batch(200)
+    # A ground is one exact colour over much of the crop; the random texture never is.
+    grounds = [int(torch.unique(c[0], return_counts=True)[1].max()) > 0.1 * 32 * 32
+               for c in crops]
+    assert 25 <= sum(grounds) <= 60
