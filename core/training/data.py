@@ -114,8 +114,8 @@ class CropSampler:
     def _cut(self, crop: torch.Tensor) -> torch.Tensor:
         """The crop inside a random ellipse on a flat ground (white, black or a random
         colour): a textured island on its padding, a cut-out on white. Scene textures
-        alone rarely show a model such an edge, and without them it painted coloured
-        rims and glows along every silhouette (the halo term needs edges to act on)."""
+        alone rarely show a model such an edge, and the halo term needs edges to act on
+        (silhouette glows on white remain: see DEVELOPERS.md, the stylizer)."""
         size = self.size
         y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32),
                               torch.arange(size, dtype=torch.float32), indexing="ij")
