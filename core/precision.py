@@ -9,13 +9,13 @@ bf16) and fp16 on Apple's Metal; fp32 otherwise.
 
 ``Precision.autocast()`` wraps any generator's forward: torch autocast casts
 each convolution's input and weights to the low precision, while everything
-else keeps its dtype. ``TileNorm`` measures its statistics and returns its
-output in fp32, so norms, ReLUs and residual sums (the net's skip additions and
-the final image + residual, whose input is fp32) stay fp32; only the conv
-arithmetic is bf16. A sum of two conv outputs that only feeds another conv may
-stay bf16: that conv would round it to bf16 anyway. The
-tiler runs the statistics pass and every tile under the same context, so tiled
-equals untiled within one precision.
+else keeps its dtype. Norm statistics are always measured in fp32. At inference
+``TileNorm`` returns its input's dtype, so between the bf16 convs of the 1/4 and
+1/8 levels norms, ReLUs and skip additions stay bf16 (the next conv would round
+them to bf16 anyway; a trip through fp32 was a third of the run time); the
+final image + residual sum, whose input is fp32, stays fp32. In training the
+norms return fp32. The tiler runs the statistics pass and every tile under the
+same context, so tiled equals untiled within one precision.
 """
 
 from __future__ import annotations

@@ -95,8 +95,11 @@ def _seamless(rgb: np.ndarray, mode: str) -> tuple[bool, bool]:
 
 def stylize_array(model: StyleModel, rgb: np.ndarray, settings: StylizeSettings,
                   progress: ProgressFn | None = None,
-                  cancel: threading.Event | None = None) -> np.ndarray:
-    """Stylize (H, W, 3) uint8/uint16/float32-0..1 pixels; returns the same shape and dtype."""
+                  cancel: threading.Event | None = None, in_place: bool = False) -> np.ndarray:
+    """Stylize (H, W, 3) uint8/uint16/float32-0..1 pixels; returns the same shape and dtype.
+
+    ``in_place`` lets the result overwrite ``rgb`` (when the caller owns it and needs
+    it no more: an 8K texture then never holds two images at once)."""
     settings.validate()
     generator = _generator_for(model, settings.device)
     precision = resolve_precision(next(generator.parameters()).device, settings.precision)
@@ -105,7 +108,7 @@ def stylize_array(model: StyleModel, rgb: np.ndarray, settings: StylizeSettings,
     height, width = rgb.shape[:2]
     if float(settings.scale) == 1.0:
         return stylize_tiled(generator, rgb, settings.tile, wrap, finish, progress, cancel,
-                             precision)
+                             precision, in_place)
     scale = float(settings.scale)
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
     if size[0] * size[1] > MAX_PIXELS:
@@ -150,8 +153,9 @@ def stylize_file(model: StyleModel, src: str | os.PathLike, dst: str | os.PathLi
     if image is None:
         image = load_image(src)
     check_cancel(cancel)
-    # Replacing the source pixels frees them before the save needs its own buffers.
-    image.rgb = stylize_array(model, image.rgb, settings, scaled(progress, 0.05, 0.95), cancel)
+    # The image was read here for this run alone: the result overwrites its pixels.
+    image.rgb = stylize_array(model, image.rgb, settings, scaled(progress, 0.05, 0.95), cancel,
+                              in_place=True)
     check_cancel(cancel)
     report(progress, 0.95, "save", f"writing {dst.name}")
     try:

@@ -50,6 +50,20 @@ def test_tiled_equals_untiled_for_uint8(force_tiles):
     assert np.abs(stylize_tiled(generator, image, tile=32).astype(int) - whole).max() <= 1
 
 
+@pytest.mark.parametrize("wrap", [(False, False), (True, True)])
+def test_in_place_equals_a_separate_output(force_tiles, wrap):
+    """Writing over the source must never feed a later tile stylized pixels, also where
+    a seamless image's last strip reads its first rows around the border."""
+    generator = tiny_generator(seed=4, head_std=0.02)
+    image = to_uint8(smooth_image(100, 72, seed=4))
+    separate = stylize_tiled(generator, image, tile=16, wrap=wrap)
+    source = image.copy()
+    result = stylize_tiled(generator, source, tile=16, wrap=wrap, in_place=True)
+    assert result is source
+    assert np.array_equal(result, separate)
+    assert not np.array_equal(separate, image)
+
+
 def test_huge_images_take_statistics_from_crops(monkeypatch, force_tiles):
     generator = tiny_generator(seed=1, head_std=0.01)
     rng = np.random.default_rng(0)
