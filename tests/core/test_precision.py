@@ -89,15 +89,21 @@ def test_this_machine_is_described_and_measured():
                          >= MIN_BF16_SPEEDUP else "fp32")
 
 
-def test_tilenorm_keeps_fp32_statistics_and_output_under_autocast():
+def test_tilenorm_keeps_fp32_statistics_under_autocast():
+    """Statistics in fp32 always; the output in fp32 for training, and in the input's
+    bf16 at inference, where the next conv takes bf16 anyway."""
     torch.manual_seed(0)
     norm = TileNorm(4)
     x = torch.randn(1, 4, 16, 16) * 3 + 100  # a large mean: bf16 statistics would be off
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = norm(x.bfloat16())
-    assert out.dtype == torch.float32
     expected = torch.nn.functional.instance_norm(x.bfloat16().float())
-    assert torch.allclose(out, expected, atol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        trained = norm(x.bfloat16())
+        with torch.no_grad():
+            inferred = norm(x.bfloat16())
+    assert trained.dtype == torch.float32
+    assert torch.allclose(trained, expected, atol=1e-4)
+    assert inferred.dtype == torch.bfloat16
+    assert torch.allclose(inferred.float(), expected, atol=2e-2)  # bf16 rounding of ~+-3
 
 
 @pytest.mark.parametrize("name", ["fp32", "bf16"])
