@@ -80,9 +80,29 @@ def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resample (H, W, 3) of any storage dtype with Lanczos, keeping the dtype."""
     if rgb.dtype == np.uint8:
         return np.array(Image.fromarray(rgb, "RGB").resize((width, height), Image.LANCZOS))
-    planes = [Image.fromarray(to_float(rgb[..., i])).resize((width, height), Image.LANCZOS)
-              for i in range(3)]
-    return from_float(np.stack([np.asarray(p) for p in planes], -1), rgb.dtype)
+    planes = [_resize_plane(to_float(rgb[..., i]), width, height) for i in range(3)]
+    return from_float(np.stack(planes, -1), rgb.dtype)
+
+
+def _resize_plane(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resample one float32 (H, W) plane with Lanczos; any sign, nothing clipped."""
+    return np.asarray(Image.fromarray(values, "F").resize((width, height), Image.LANCZOS))
+
+
+def _add_resized(rgb: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """``rgb`` plus ``residual`` (float32, another size) resampled to it, in ``rgb``'s dtype.
+
+    A plane at a time, added in row chunks: an 8K texture never holds its whole
+    residual in float."""
+    height, width = rgb.shape[:2]
+    out = np.empty_like(rgb)
+    for channel in range(3):
+        plane = _resize_plane(np.ascontiguousarray(residual[..., channel]), width, height)
+        for top in range(0, height, _FINISH_ROWS):
+            rows = slice(top, top + _FINISH_ROWS)
+            out[rows, :, channel] = from_float(to_float(rgb[rows, :, channel]) + plane[rows],
+                                               rgb.dtype)
+    return out
 
 
 def _seamless(rgb: np.ndarray, mode: str) -> tuple[bool, bool]:
@@ -114,10 +134,16 @@ def stylize_array(model: StyleModel, rgb: np.ndarray, settings: StylizeSettings,
     if size[0] * size[1] > MAX_PIXELS:
         raise BadInput(f"Scale {settings.scale} would make a {size[0]}x{size[1]} image, over "
                        "the 16384x16384 limit; use a smaller scale.")
-    small = stylize_tiled(generator, _resize(rgb, *size), settings.tile, wrap, None,
-                          scaled(progress, 0.0, 0.95), cancel, precision)
-    out = _resize(small, width, height)
+    # The net runs on the resampled texture, but only what it changed is resampled back
+    # and added: the texture keeps its own full-resolution detail (resampling the whole
+    # result blurred it away at scales below 1).
+    small = _resize(rgb, *size)
+    changed = to_float(stylize_tiled(generator, small, settings.tile, wrap, None,
+                                     scaled(progress, 0.0, 0.95), cancel, precision))
+    changed -= to_float(small)
     del small
+    out = _add_resized(rgb, changed)
+    del changed
     if finish is not None:
         for top in range(0, height, _FINISH_ROWS):
             rows = slice(top, top + _FINISH_ROWS)

@@ -63,6 +63,25 @@ def test_scale_runs_at_another_resolution_and_returns_the_original_size(model):
         assert out.shape == image.shape and out.dtype == np.uint8
 
 
+def test_a_stroke_scale_below_one_keeps_the_texture_own_fine_detail(model):
+    """The net runs on the texture shrunk 4x, but only its change is enlarged and added:
+    the one-pixel grain of the input is still in the output (resampling the whole result
+    blurred it away), and the change itself is coarse."""
+    grain = np.random.default_rng(3).uniform(-0.1, 0.1, (96, 96, 3)).astype(np.float32)
+    image = np.clip(smooth_image(96, 96, seed=3) + grain, 0, 1)
+
+    def fine(x):  # what a 3x3 box blur removes
+        padded = np.pad(x, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        blur = sum(padded[dy : dy + 96, dx : dx + 96] for dy in range(3) for dx in range(3))
+        return x - blur / 9
+
+    out = stylize_array(model, image, StylizeSettings(scale=0.25))
+    assert np.corrcoef(fine(out).ravel(), fine(image).ravel())[0, 1] > 0.95
+    change = out - image
+    assert np.abs(change).mean() > 0.01  # the model did change it
+    assert np.abs(fine(change)).mean() < 0.25 * np.abs(change).mean()  # in broad marks
+
+
 def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path, monkeypatch):
     monkeypatch.setattr(tiling, "ONE_PASS_MAX_PIXELS", 0)
     Image.fromarray(to_uint8(tileable_image(64))).save(tmp_path / "tex.png")

@@ -30,13 +30,14 @@ def render_modules(bpy) -> dict:
     return {n: importlib.import_module(f"restyle.addon.render.{n}") for n in names}
 
 
-def write_texture(bpy, path: Path, size: int = TEX_SIZE) -> Path:
-    """A tileable, smooth texture (a few low-frequency waves): the stylizer's strokes,
-    not the texture's own detail, dominate what changes under stylization."""
+def write_texture(bpy, path: Path, size: int = TEX_SIZE, grain: float = 0.0) -> Path:
+    """A tileable texture of a few low-frequency waves, plus seeded per-texel noise of
+    amplitude ``grain``: detail one texel across for a model to act on."""
     y, x = np.mgrid[0:size, 0:size] / size
     rgb = np.stack([0.55 + 0.2 * np.sin(2 * math.pi * x) * np.cos(2 * math.pi * y),
                     0.45 + 0.2 * np.cos(2 * math.pi * (x + y)),
                     0.35 + 0.15 * np.sin(4 * math.pi * y)], -1)
+    rgb = rgb + grain * np.random.default_rng(0).uniform(-1.0, 1.0, rgb.shape)
     rgba = np.concatenate([rgb, np.ones((size, size, 1))], -1)[::-1]  # Blender rows: bottom up
     img = bpy.data.images.new(path.stem + "_tmp", size, size)
     img.pixels.foreach_set(rgba.astype(np.float32).ravel())
