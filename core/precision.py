@@ -12,7 +12,7 @@ each convolution's input and weights to the low precision, while everything
 else keeps its dtype. Norm statistics are always measured in fp32. At inference
 ``TileNorm`` returns its input's dtype, so between the bf16 convs of the 1/4 and
 1/8 levels norms, ReLUs and skip additions stay bf16 (the next conv would round
-them to bf16 anyway; a trip through fp32 was a third of the run time); the
+them to bf16 anyway; a trip through fp32 was a quarter of the run time); the
 final image + residual sum, whose input is fp32, stays fp32. In training the
 norms return fp32. The tiler runs the statistics pass and every tile under the
 same context, so tiled equals untiled within one precision.

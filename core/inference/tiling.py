@@ -266,6 +266,7 @@ def _run_strip(generator: torch.nn.Module, geo: _Tiler, r: int, carry: np.ndarra
         torch.from_numpy(strip[:, keep_x0:keep_x1]).addcmul_(torch.from_numpy(kept), weights)
         done = r * len(geo.cols) + c + 1
         report(progress, done / total, "stylize", f"tile {done}/{total}")
+    sink.strip_done(r)  # nothing is written before ``put``, after the finish read its rows
     last = r == len(geo.rows) - 1
     final_rows = strip.shape[0] if last else strip.shape[0] - 2 * geo.band
     top = max(keep_y0, 0)
@@ -274,10 +275,7 @@ def _run_strip(generator: torch.nn.Module, geo: _Tiler, r: int, carry: np.ndarra
         styl = strip[top - keep_y0 : bottom - keep_y0, : geo.width]
         if finish is not None:
             styl = finish(styl, to_float(geo.rgb[top:bottom]))
-        sink.strip_done(r)
         sink.put(top, from_float(styl, sink.out.dtype))
-    else:
-        sink.strip_done(r)
     return None if last else strip[final_rows:].copy()
 
 
@@ -289,7 +287,8 @@ class _RowSink:
     def __init__(self, geo: _Tiler, out: np.ndarray) -> None:
         self.out = out
         self.in_place = out is geo.rgb
-        self._strip_rows = [np.unique(geo.source_rows(r)) for r in range(len(geo.rows))]
+        count = len(geo.rows) if self.in_place else 0
+        self._strip_rows = [np.unique(geo.source_rows(r)) for r in range(count)]
         self._readers = np.zeros(geo.height, np.int32)  # strips yet to run, per source row
         for rows in self._strip_rows:
             self._readers[rows] += 1
@@ -297,7 +296,8 @@ class _RowSink:
 
     def strip_done(self, r: int) -> None:
         """Strip ``r`` has read all its source rows."""
-        self._readers[self._strip_rows[r]] -= 1
+        if self.in_place:
+            self._readers[self._strip_rows[r]] -= 1
 
     def put(self, top: int, rows: np.ndarray) -> None:
         """Finished output rows ``top..``: written now, or as soon as nothing reads there."""

@@ -44,7 +44,7 @@ class TileNorm(nn.Module):
     def _inference(self, x: torch.Tensor) -> torch.Tensor:
         """Batch norm's kernel, in ``x``'s own dtype: statistics and arithmetic in fp32,
         one pass, and under bf16 autocast a bf16 output the next conv takes as it is
-        (a round trip through fp32 was a third of a 2048^2 stylize's time)."""
+        (a round trip through fp32 was a quarter of a 2048^2 stylize's time)."""
         if self.frozen is None:
             return self._measure_and_normalise(x)
         mean, var = (s.view(-1) for s in self.frozen)

@@ -56,12 +56,17 @@ def test_in_place_equals_a_separate_output(force_tiles, wrap):
     a seamless image's last strip reads its first rows around the border."""
     generator = tiny_generator(seed=4, head_std=0.02)
     image = to_uint8(smooth_image(100, 72, seed=4))
-    separate = stylize_tiled(generator, image, tile=16, wrap=wrap)
-    source = image.copy()
-    result = stylize_tiled(generator, source, tile=16, wrap=wrap, in_place=True)
-    assert result is source
-    assert np.array_equal(result, separate)
-    assert not np.array_equal(separate, image)
+    def halfway(styl, src):  # a finish reads the source rows of what it finishes
+        return 0.5 * (styl + src)
+
+    for finish in (None, halfway):
+        separate = stylize_tiled(generator, image, tile=16, wrap=wrap, finish=finish)
+        source = image.copy()
+        result = stylize_tiled(generator, source, tile=16, wrap=wrap, finish=finish,
+                               in_place=True)
+        assert result is source
+        assert np.array_equal(result, separate)
+        assert not np.array_equal(separate, image)
 
 
 def test_huge_images_take_statistics_from_crops(monkeypatch, force_tiles):
