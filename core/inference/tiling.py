@@ -24,10 +24,12 @@ import threading
 import weakref
 from collections.abc import Callable
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from ..model.noise import Coords
 from ..model.norm import shared_statistics
 from ..precision import Precision, resolve_precision
 from ..progress import ProgressFn, check_cancel, report
@@ -160,26 +162,27 @@ class _Tiler:
         start, stop = self.extent(self.rows, r, 0)[:2]
         return source_index(self.height, start, stop, self.wrap[0])
 
-    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        """float32 (h, w, 3) of padded coordinates, mirrored or wrapped at the borders."""
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> Tile:
+        """The pixels (float32 (h, w, 3)) of padded coordinates, mirrored or wrapped at the
+        borders, with the source row and column each comes from."""
         ys = source_index(self.height, y0, y1, self.wrap[0])
         xs = source_index(self.width, x0, x1, self.wrap[1])
         # One axis at a time: the result stays C-contiguous (indexing [ys][:, xs] gave a
         # transposed layout that every later copy paid for: 20 ms a 1240 px tile).
-        return to_float(self.rgb.take(ys, axis=0).take(xs, axis=1))
+        return Tile(to_float(self.rgb.take(ys, axis=0).take(xs, axis=1)), ys, xs)
 
-    def whole(self) -> tuple[np.ndarray, int, int]:
-        """The padded image (1, h, w, 3) with ``context`` wrapped around on seamless axes,
-        and the offset of the image inside it."""
+    def whole(self) -> tuple[Tile, int, int]:
+        """The padded image with ``context`` wrapped around on seamless axes, and the
+        offset of the image inside it."""
         top, left = self.border
         height, width = self.padded
-        return self.read(-top, height + top, -left, width + left)[None], top, left
+        return self.read(-top, height + top, -left, width + left), top, left
 
-    def stats_sample(self) -> np.ndarray:
+    def stats_sample(self) -> list[Tile]:
         """The whole image if small enough, else a batch of full-resolution crops."""
         height, width = self.padded
         if height * width <= WHOLE_STATS_MAX_PIXELS:
-            return self.whole()[0]
+            return [self.whole()[0]]
         size_y, size_x = min(STATS_CROP, height), min(STATS_CROP, width)
         count = round(STATS_SHARE * height * width / (size_y * size_x))
         count = min(STATS_CROPS, max(4, count))
@@ -188,13 +191,25 @@ class _Tiler:
         lefts = np.linspace(0, width - size_x, side).astype(int) // self.multiple * self.multiple
         spots = [(t, s) for t in tops for s in lefts]
         spots = [spots[i] for i in np.linspace(0, len(spots) - 1, count).astype(int)]
-        return np.stack([self.read(t, t + size_y, s, s + size_x) for t, s in spots])
+        return [self.read(t, t + size_y, s, s + size_x) for t, s in spots]
 
 
-def _to_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, H, W, 3) pixels as an (N, 3, H, W) channels-last tensor: the same memory."""
+class Tile(NamedTuple):
+    """Pixels read for the generator, and where in the source image each came from."""
+
+    pixels: np.ndarray  # float32 (h, w, 3)
+    rows: np.ndarray  # (h,) source row of each pixel row
+    cols: np.ndarray  # (w,) source column of each pixel column
+
+
+def _inputs(tiles: list[Tile], device: torch.device) -> tuple[torch.Tensor, Coords]:
+    """Same-sized tiles as the generator's input: an (N, 3, H, W) channels-last tensor
+    (the pixels' own memory for one tile) and the coordinates that key its noise."""
+    batch = tiles[0].pixels[None] if len(tiles) == 1 else np.stack([t.pixels for t in tiles])
     tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
-    return tensor.to(device).contiguous(memory_format=torch.channels_last)
+    rows = torch.from_numpy(np.stack([t.rows for t in tiles])).to(device)
+    cols = torch.from_numpy(np.stack([t.cols for t in tiles])).to(device)
+    return tensor.to(device).contiguous(memory_format=torch.channels_last), (rows, cols)
 
 
 def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = DEFAULT_TILE,
@@ -224,7 +239,7 @@ def stylize_tiled(generator: torch.nn.Module, rgb: np.ndarray, tile: int = DEFAU
         total = len(geo.rows) * len(geo.cols)
         sink = _RowSink(geo, rgb if in_place else np.empty_like(rgb))
         report(progress, 0.0, "stylize", "measuring image statistics")
-        with shared_statistics(generator, _to_tensor(geo.stats_sample(), device)):
+        with shared_statistics(generator, *_inputs(geo.stats_sample(), device)):
             carry: np.ndarray | None = None
             for r in range(len(geo.rows)):
                 carry = _run_strip(generator, geo, r, carry, sink, finish, device,
@@ -237,7 +252,7 @@ def _run_whole(generator: torch.nn.Module, geo: _Tiler, finish: FinishFn | None,
                device: torch.device) -> np.ndarray:
     """One untiled pass; its own instance statistics equal the shared ones exactly."""
     sample, top, left = geo.whole()
-    result = generator(_to_tensor(sample, device)).clamp_(0.0, 1.0)[0].float()
+    result = generator(*_inputs([sample], device)).clamp_(0.0, 1.0)[0].float()
     styl = result.permute(1, 2, 0).cpu().numpy()[top : top + geo.height, left : left + geo.width]
     if finish is not None:
         styl = finish(styl, to_float(geo.rgb))
@@ -257,8 +272,8 @@ def _run_strip(generator: torch.nn.Module, geo: _Tiler, r: int, carry: np.ndarra
     for c in range(len(geo.cols)):
         check_cancel(cancel)
         in_x0, in_x1, keep_x0, keep_x1 = geo.extent(geo.cols, c, 1)
-        tile = _to_tensor(geo.read(in_y0, in_y1, in_x0, in_x1)[None], device)
-        result = generator(tile).clamp_(0.0, 1.0)[0].float().permute(1, 2, 0).cpu().numpy()
+        tile = _inputs([geo.read(in_y0, in_y1, in_x0, in_x1)], device)
+        result = generator(*tile).clamp_(0.0, 1.0)[0].float().permute(1, 2, 0).cpu().numpy()
         kept = result[keep_y0 - in_y0 : keep_y1 - in_y0, keep_x0 - in_x0 : keep_x1 - in_x0]
         weight_x = _ramp(keep_x1 - keep_x0, *_bands(geo, geo.cols, c))
         weights = torch.from_numpy((weight_y[:, None] * weight_x[None, :])[..., None])

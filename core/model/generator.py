@@ -5,18 +5,28 @@ blurred, folded into channels by space-to-depth (``pixel_unshuffle``) and
 processed by small residual blocks. The output is the input plus three residuals,
 one per resolution: a full-resolution one from three small convs on the input's
 own pixels (grain, edges, fine marks), and one from each of the 1/4 and 1/8
-levels, brought up by bilinear interpolation and added. Nothing nonlinear ever
-runs after an upsampling: a bilinear x4 (x8) step is a triangle filter whose
-spectrum is zero at the period-4 (period-8) lattice frequencies, but a ReLU or a
-norm applied to its piecewise-linear output turns the grid's kinks into exactly
-that lattice (the previous generator painted a period-8 grid over a check pattern
-this way). Added linearly, the coarse residuals cannot. The 1/4 residual is also
-smoothed by a [1, 2, 1] binomial before its upsampling, which zeroes its own grid's
-Nyquist frequency: a fine weave near period 8 px, aliased in the 1/4 path and then
-amplified, would otherwise come back as a period-8 lattice. With both, neither coarse
-residual can hold any energy at the period-4 or period-8 lattice frequencies. An untrained network
-(zero heads) is the identity. Every norm is a ``TileNorm`` so tiled inference can
-share one image's statistics.
+levels, brought up by bilinear interpolation and added. The coarse residuals
+run through nothing nonlinear after their upsampling: a bilinear x4 (x8) step is
+a triangle filter whose spectrum is zero at the period-4 (period-8) lattice
+frequencies, but a ReLU or a norm applied to its piecewise-linear output turns
+the grid's kinks into exactly that lattice (the previous generator painted a
+period-8 grid over a check pattern this way). Added linearly, the coarse
+residuals cannot. The 1/4 residual is also smoothed by a [1, 2, 1] binomial
+before its upsampling, which zeroes its own grid's Nyquist frequency: a fine
+weave near period 8 px, aliased in the 1/4 path and then amplified, would
+otherwise come back as a period-8 lattice. With both, neither coarse residual
+can hold any energy at the period-4 or period-8 lattice frequencies. An
+untrained network (zero heads) is the identity.
+
+Marks on flat ground: a network of convolutions maps flat ground to flat ground, so
+a plain painted area (a ball, a wall, the white around a cut-out) could only change
+colour. Two inputs keyed to each pixel's place in the source image (``noise``: the
+same pixel gets the same values in every tile, across a seamless border and in every
+run) change that: noise channels for the 1/4 stem, and brush-stroke streaks
+(``strokes``) for the full-resolution convs. (Smooth coarse fields fed to those convs
+gave hard-edged marks, but their ReLUs turned the bilinear kinks into a lattice again:
+1.9x the input's on a JPEG oak.) Every norm is a ``TileNorm`` so tiled inference can share one
+image's statistics.
 
 Networks are picked by name from ``GENERATORS`` (``build_generator``); every
 entry declares ``multiple`` (its input side must be a multiple of it) and
@@ -26,16 +36,22 @@ entry declares ``multiple`` (its input side must be a multiple of it) and
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
+from .strokes import STREAKS, STROKE_RADIUS, stroke_field
 
-ARCH_TYPE = "restyle-gen4"
+ARCH_TYPE = "restyle-gen5"
+#: The type before noise channels: the same network with none, so its files still load.
+NOISELESS_TYPE = "restyle-gen4"
 #: Generator types older releases wrote; their files need retraining.
 RETIRED_TYPES = ("restyle-gen", "restyle-gen2", "restyle-gen3")
+
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
@@ -61,6 +77,12 @@ class _ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).add_(x)
+
+
+def _coords_of(x: torch.Tensor, coords: Coords | None) -> Coords:
+    """``coords`` on ``x``'s device; by default those of the image's top-left crop."""
+    rows, cols = coords or grid_coords(len(x), *x.shape[2:])
+    return rows.to(x.device), cols.to(x.device)
 
 
 def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -117,56 +139,72 @@ class Generator(nn.Module):
     multiple = 8
 
     def __init__(
-        self, width: int = 64, deep_width: int = 128, blocks: int = 4, fine: int = 16
+        self, width: int = 64, deep_width: int = 128, blocks: int = 4, fine: int = 16,
+        noise: int = 8, strokes: bool = True,
     ) -> None:
         super().__init__()
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
-                     "blocks": blocks, "fine": fine}
+                     "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes}
+        self.noise, self.strokes = noise, strokes
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
-        # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less.
-        radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
+        # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less;
+        # the stroke field reaches ``STROKE_RADIUS``.
+        radius = max(_LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8, STROKE_RADIUS)
         self.context = -(-radius // self.multiple) * self.multiple
         self.low_pass = _LowPass()
-        self.stem = _ConvNorm(3 * 16, width)  # at 1/4
+        self.stem = _ConvNorm(3 * 16 + noise, width)  # at 1/4
         self.quarter = _ResBlock(width)
         self.quarter_head = _conv(width, 3)  # the 1/4 RGB residual
         self.down = _ConvNorm(width, deep_width, stride=2)  # to 1/8
         self.blocks = nn.Sequential(*[_ResBlock(deep_width) for _ in range(blocks)])
         self.deep_head = nn.Conv2d(deep_width, 3, 1)  # the 1/8 RGB residual
-        self.skin = _conv(3, fine)  # the input's own full-resolution detail
+        self.skin = _conv(3 + STREAKS * strokes, fine)  # the input's own detail, streaks
         self.sharpen = _conv(fine, fine)
         self.head = _conv(fine, 3)  # the full-resolution RGB residual
         for head in (self.quarter_head, self.deep_head, self.head):  # start as the identity
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, coords: Coords | None = None) -> torch.Tensor:
+        """``coords`` key the noise (default: the input is the image's top-left crop)."""
         centred = x * 2.0 - 1.0
-        stem, deep = self._coarse(centred)
-        fine = self._fine(centred) if torch.is_grad_enabled() else self._fine_in_bands(centred)
+        coords = _coords_of(x, coords)
+        stem, deep = self._coarse(centred, coords)
+        # What the full-resolution convs read: the input and, with strokes, the streaks.
+        planes = (torch.cat([centred, stroke_field(centred, *coords)], dim=1)
+                  if self.strokes else centred)
+        fine = self._fine(planes) if torch.is_grad_enabled() else self._fine_in_bands(planes)
         quarter = _upsample(_binomial(self.quarter_head(self.quarter(stem))), 4)
         # Summed into the head's fresh output: no full-resolution temporaries.
         return fine.add_(x).add_(quarter).add_(_upsample(self.deep_head(deep), 8))
 
-    def _coarse(self, centred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _coarse(self, centred: torch.Tensor, coords: Coords) -> tuple[torch.Tensor, torch.Tensor]:
         """The 1/4 stem and the 1/8 blocks' output."""
-        stem = self.stem(F.pixel_unshuffle(self.low_pass(centred), 4))
+        folded = F.pixel_unshuffle(self.low_pass(centred), 4)
+        if self.noise:
+            rows, cols = coords
+            # One noise value per 4x4 block, keyed to the block's top-left source pixel.
+            noise = position_noise(rows[:, ::4], cols[:, ::4], self.noise)
+            folded = torch.cat([folded, noise.to(folded.dtype)], dim=1)
+        stem = self.stem(folded)
         return stem, self.blocks(self.down(stem))
 
-    def statistics_pass(self, x: torch.Tensor) -> None:
+    def statistics_pass(self, x: torch.Tensor, coords: Coords | None = None) -> None:
         """Run every norm on ``x`` and nothing else (``shared_statistics``): the norms
         all sit on the 1/4 and 1/8 levels, so the full-resolution path and the heads,
         most of an 8192^2 texture's statistics pass in time and memory, are skipped."""
-        stem, _ = self._coarse(x * 2.0 - 1.0)
+        coords = _coords_of(x, coords)
+        stem, _ = self._coarse(x * 2.0 - 1.0, coords)
         self.quarter(stem)
 
-    def _fine(self, centred: torch.Tensor) -> torch.Tensor:
-        """The full-resolution residual: three 3x3 convs on the input's own pixels."""
-        return self.head(F.relu_(self.sharpen(F.relu_(self.skin(centred)))))
+    def _fine(self, planes: torch.Tensor) -> torch.Tensor:
+        """The full-resolution residual: three 3x3 convs on the input's own pixels and
+        the stroke streaks (``planes``)."""
+        return self.head(F.relu_(self.sharpen(F.relu_(self.skin(planes)))))
 
-    def _fine_in_bands(self, centred: torch.Tensor) -> torch.Tensor:
+    def _fine_in_bands(self, planes: torch.Tensor) -> torch.Tensor:
         """``_fine`` a band of rows at a time, each with its own halo, for inference.
 
         The same numbers: each output row needs only ``FINE_HALO`` input rows either
@@ -174,14 +212,15 @@ class Generator(nn.Module):
         image's (100-300 MB each) went through memory several times, which took longer
         than the arithmetic (1.7x faster on a 1240 px tile).
         """
-        height = centred.shape[2]
+        height = planes.shape[2]
         if height <= 2 * FINE_BAND:
-            return self._fine(centred)
-        out = centred.new_empty(centred.shape).contiguous(memory_format=torch.channels_last)
+            return self._fine(planes)
+        out = planes.new_empty((len(planes), 3, *planes.shape[2:]))
+        out = out.contiguous(memory_format=torch.channels_last)
         for top in range(0, height, FINE_BAND):
             bottom = min(top + FINE_BAND, height)
             lo, hi = max(0, top - FINE_HALO), min(height, bottom + FINE_HALO)
-            out[:, :, top:bottom] = self._fine(centred[:, :, lo:hi])[:, :, top - lo : bottom - lo]
+            out[:, :, top:bottom] = self._fine(planes[:, :, lo:hi])[:, :, top - lo : bottom - lo]
         return out
 
 
@@ -191,7 +230,10 @@ FINE_BAND = 64
 FINE_HALO = 3
 
 #: Every generator type by the name model.json stores in ``architecture.type``.
-GENERATORS: dict[str, Callable[..., nn.Module]] = {ARCH_TYPE: Generator}
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    ARCH_TYPE: Generator,
+    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False),
+}
 
 
 def build_generator(**arch: object) -> nn.Module:

@@ -71,19 +71,20 @@ def _moments(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor, torc
 
 
 @contextmanager
-def shared_statistics(model: nn.Module, sample: torch.Tensor) -> Iterator[None]:
+def shared_statistics(model: nn.Module, sample: torch.Tensor, *extra: object) -> Iterator[None]:
     """Within the block every ``TileNorm`` in ``model`` uses statistics measured on ``sample``.
 
     ``sample`` is the whole image (1, C, H, W) or a batch of crops of it at full
     resolution; its statistics are pooled over the batch. A model with a
-    ``statistics_pass`` runs only that (its norms), else its whole forward.
+    ``statistics_pass`` runs only that (its norms), else its whole forward; ``extra``
+    goes to either after the sample (a generator's noise coordinates).
     """
     norms = [m for m in model.modules() if isinstance(m, TileNorm)]
     try:
         for norm in norms:
             norm.frozen, norm.recording = None, True
         with torch.no_grad():
-            getattr(model, "statistics_pass", model)(sample)
+            getattr(model, "statistics_pass", model)(sample, *extra)
         for norm in norms:
             norm.recording = False
         yield

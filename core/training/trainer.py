@@ -25,6 +25,7 @@ from ..errors import BadInput
 from ..model.discriminator import PatchDiscriminator
 from ..model.features import build_features
 from ..model.generator import Generator, build_generator
+from ..model.noise import Coords, grid_coords
 from ..precision import resolve_precision
 from ..progress import ProgressFn, check_cancel, report
 from ..store import BASE_DIR, load_model, models_dir, save_model
@@ -35,6 +36,8 @@ from .options import DEFAULT_TIME_BUDGET_S
 #: Style batches measured up front for the patch term, each on its own directions.
 STYLE_SETS = 16
 CHANNELS_LAST = torch.channels_last
+#: Crops take their noise from random places in this many pixels of rows and columns.
+NOISE_FIELD = 1 << 16
 
 
 @dataclass
@@ -158,11 +161,18 @@ class _Run:
             return losses.luminance(x).expand(-1, 3, -1, -1)
         return x
 
-    def _run(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, net: torch.nn.Module, *inputs: object) -> torch.Tensor:
         """A network forward in the run's precision; the losses stay in fp32 (sorting and
         standardising need the mantissa). Backward ops keep their forward dtypes."""
         with self.precision.autocast():
-            return net(x).float()
+            return net(*inputs).float()
+
+    def _noise_coords(self, batch: torch.Tensor) -> Coords:
+        """Each crop a place of its own in the noise field, at a multiple of 8 like every
+        tile (``Generator.multiple``), so its noise blocks line up as at inference."""
+        multiple = self.G.multiple
+        origin = torch.randint(0, NOISE_FIELD // multiple, (len(batch), 2), generator=self.gen)
+        return grid_coords(len(batch), *batch.shape[2:], origin * multiple)
 
     def step(self, fraction: float) -> dict[str, float]:
         s, dev = self.s, self.device
@@ -170,7 +180,7 @@ class _Run:
         given = self._as_given(content).to(dev, memory_format=CHANNELS_LAST)
         content = content.to(dev, memory_format=CHANNELS_LAST)
         style = self._styled_view(self.style.batch(s.batch).to(dev, memory_format=CHANNELS_LAST))
-        out = self._run(self.G, given)
+        out = self._run(self.G, given, self._noise_coords(given))
         seen = self._styled_view(out)
         adv = self.adv_factor(fraction)
         self.set_lr(fraction)

@@ -1,0 +1,117 @@
+"""Brush-stroke fields: noise smeared along the texture's own flow (line integral convolution).
+
+A network of small convolutions cannot draw a long, thin stroke: its marks are as round
+as its receptive fields. Line integral convolution (Cabral and Leedom 1993), the classic
+pencil-and-brush filter of non-photorealistic rendering, averages noise along a
+direction field, so every pixel's noise is smeared into a streak a few pixels wide and
+``2 * REACH`` long. Here the directions follow the input: along its edges and grain
+(the minor eigenvector of the luminance structure tensor), and on flat ground, where
+the texture has no direction of its own, a slowly turning field from coarse noise,
+so plain areas get swirls. The generator's full-resolution convs read the streaks
+as extra channels and learn how much of them each painting wants, and in what colour.
+
+Everything here is fixed (no weights) and keyed to source coordinates like the noise,
+so tiles agree; it runs at half resolution and is upsampled, which keeps its cost small
+and its kinks at period 2, away from the period-4 and period-8 lattice frequencies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+from .noise import position_noise
+
+#: Half-resolution pixels a stroke reaches either side of its centre (taps per side).
+REACH = 4
+#: Streak channels, each from its own noise.
+STREAKS = 2
+_TENSOR_SIGMA = 1.0  # quarter-resolution pixels
+#: Noise channels from here on are the strokes' (the generator's own come first).
+_NOISE_CHANNELS = 1 << 10
+#: How strongly the default swirl steers where the texture has directions of its own.
+_SWIRL_WEIGHT = 1e-4
+#: The swirl's noise is one value per 8x8 block, blurred over this many blocks (sigma),
+#: then scaled to turn about one radian (standard deviation) across a swirl.
+_SWIRL_BLOCK, _SWIRL_SIGMA, _SWIRL_TURN = 8, 2.0, 4 * math.pi
+#: Full-resolution pixels the stroke field reads around a pixel: the swirl's blur, the
+#: tensor's blur and the stroke's reach (the generator's context covers it).
+STROKE_RADIUS = (_SWIRL_BLOCK * (3 * int(_SWIRL_SIGMA) + 1)
+                 + 4 * (3 * int(_TENSOR_SIGMA) + 2) + 2 * (REACH + 1))
+
+
+def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = int(3 * sigma + 0.5)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = (k / k.sum()).view(1, 1, 1, -1).expand(x.shape[1], 1, 1, -1)
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, k, groups=x.shape[1])
+    return F.conv2d(x, k.transpose(2, 3), groups=x.shape[1])
+
+
+def stroke_field(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """(N, STREAKS, H, W) streaks for a centred input (N, 3, H, W), H and W multiples of
+    8, whose source coordinates are ``rows`` (N, H) and ``cols`` (N, W)."""
+    with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
+        half = F.avg_pool2d(centred.float(), 2)
+        luma = (half * half.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+        directions = stroke_directions(luma, _swirl_tensor(rows, cols))
+        noise = position_noise(rows[:, ::2], cols[:, ::2], STREAKS, _NOISE_CHANNELS)
+        streaks = line_integral(noise, directions)
+        return F.interpolate(streaks, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def _swirl_tensor(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H/4, W/4) the structure tensor (xx, xy, yy) of strokes along a slowly
+    turning angle: smoothed noise, one value per 8x8 block. A stroke along angle a has
+    its gradient across it, so its tensor is that of (-sin a, cos a)."""
+    coarse = position_noise(rows[:, ::_SWIRL_BLOCK], cols[:, ::_SWIRL_BLOCK], 1,
+                            _NOISE_CHANNELS + STREAKS)
+    angle = _gaussian(coarse, _SWIRL_SIGMA) * _SWIRL_TURN
+    cos2, sin2 = torch.cos(2 * angle), torch.sin(2 * angle)
+    tensor = torch.cat([(1 - cos2) / 2, -sin2 / 2, (1 + cos2) / 2], dim=1)
+    return F.interpolate(tensor, scale_factor=_SWIRL_BLOCK // 4, mode="bilinear",
+                         align_corners=False)
+
+
+def stroke_directions(luma: torch.Tensor, swirl: torch.Tensor) -> torch.Tensor:
+    """(N, 2, h, w) unit (dx, dy) along the edges of ``luma`` (N, 1, h, w): the minor
+    eigenvector of its smoothed structure tensor. ``swirl`` (N, 3, h/2, w/2), a tensor
+    of its own, enters weakly: it decides only where the texture's gradients vanish.
+    The tensor is smoothed at half ``luma``'s resolution (a smooth field; a blur at
+    full size cost most of the strokes' time) and brought back up."""
+    gy, gx = torch.gradient(luma, dim=(2, 3))
+    tensor = F.avg_pool2d(torch.cat([gx * gx, gx * gy, gy * gy], dim=1), 2)
+    tensor = _gaussian(tensor.add_(swirl, alpha=_SWIRL_WEIGHT), _TENSOR_SIGMA)
+    jxx, jxy, jyy = F.interpolate(tensor, scale_factor=2, mode="bilinear",
+                                  align_corners=False).unbind(1)
+    # The gradient's orientation t from its double angle, by half-angle formulas (no
+    # trigonometry: this runs on every pixel): cos 2t = (jxx - jyy) / r.
+    diff = jxx - jyy
+    cos2 = diff * torch.rsqrt(diff.square() + 4 * jxy.square() + 1e-20)
+    cos_t = ((1 + cos2) / 2).clamp_min(0).sqrt()
+    sin_t = ((1 - cos2) / 2).clamp_min(0).sqrt() * torch.where(jxy >= 0, 1.0, -1.0)
+    return torch.stack([-sin_t, cos_t], dim=1)
+
+
+def line_integral(noise: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """``noise`` (N, C, h, w) averaged along ``directions`` over ``2 * REACH + 1`` taps,
+    tapered (a triangle) so strokes fade at their ends; scaled back to about the noise's
+    own spread."""
+    n, _, h, w = noise.shape
+    ys = torch.linspace(-1.0, 1.0, h, device=noise.device)
+    xs = torch.linspace(-1.0, 1.0, w, device=noise.device)
+    base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).expand(n, h, w, 2)
+    # One pixel in grid_sample's normalised units (align_corners: the ends are centres).
+    step = directions.permute(0, 2, 3, 1) * directions.new_tensor(
+        [2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
+    total = torch.zeros_like(noise)
+    weights = [REACH + 1 - abs(t) for t in range(-REACH, REACH + 1)]
+    for t, weight in zip(range(-REACH, REACH + 1), weights, strict=True):
+        sample = F.grid_sample(noise, base + t * step, mode="bilinear",
+                               padding_mode="border", align_corners=True)
+        total.add_(sample, alpha=weight)
+    return total.mul_(1.0 / math.sqrt(sum(x * x for x in weights)))

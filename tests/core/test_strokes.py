@@ -1,0 +1,81 @@
+"""Position-keyed noise and the brush-stroke field: fixed per source pixel, and strokes
+that run along the texture's grain and turn slowly on flat ground."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.inference.stylize import StylizeSettings, stylize_array
+from core.model.generator import NOISELESS_TYPE, build_generator
+from core.model.noise import grid_coords, position_noise
+from core.model.strokes import STREAKS, STROKE_RADIUS, stroke_field
+from core.store import load_model
+
+#: Spread of a shipped style's output on flat orange: the shipped styles measure
+#: 0.034-0.044 (about 9-11 levels of 255); the restyle-gen4 Starry Night, 0.0001.
+MARKS_STD = 0.02
+
+
+def test_noise_is_a_function_of_the_source_pixel():
+    rows, cols = grid_coords(1, 64, 48)
+    whole = position_noise(rows, cols, 3)
+    crop = position_noise(rows[:, 16:40], cols[:, 8:32], 3)
+    assert torch.equal(crop, whole[:, :, 16:40, 8:32])
+    assert whole.min() >= -1.0 and whole.max() < 1.0
+    assert abs(float(whole.mean())) < 0.05 and 0.5 < float(whole.std()) < 0.65
+    # Channels and the other uses' channels are independent draws.
+    other = position_noise(rows, cols, 3, first=3)
+    assert abs(float(torch.corrcoef(torch.stack([whole.flatten(), other.flatten()]))[0, 1])) < 0.05
+
+
+def _correlation_length(field: torch.Tensor, dim: int) -> float:
+    """Lag at which the autocorrelation of ``field`` (H, W) along ``dim`` falls below 1/2."""
+    field = (field - field.mean()) / field.std()
+    for lag in range(1, 32):
+        if float((field * field.roll(lag, dims=dim)).mean()) < 0.5:
+            return lag
+    return 32.0
+
+
+def test_strokes_run_along_the_grain():
+    """On horizontal grain the streaks are long across the columns and thin down the rows."""
+    y = torch.arange(128.0).view(1, 1, -1, 1).expand(1, 3, 128, 128)
+    grain = torch.sin(y * 0.7) * 0.3
+    field = stroke_field(grain.contiguous(), *grid_coords(1, 128, 128))[0, 0, 16:-16, 16:-16]
+    along, across = _correlation_length(field, 1), _correlation_length(field, 0)
+    assert along >= 3 * across, (along, across)
+
+
+def test_flat_ground_gets_strokes():
+    """A flat input still gets a stroke field (the swirl); a crop of it, keyed to where it
+    lies, gets the same strokes wherever it sees ``STROKE_RADIUS`` around."""
+    flat = torch.zeros(1, 3, 320, 320)
+    field = stroke_field(flat, *grid_coords(1, 320, 320))
+    assert field.shape == (1, STREAKS, 320, 320)
+    assert float(field.std()) > 0.2
+    assert STROKE_RADIUS <= 96
+    moved = stroke_field(flat[:, :, :256, :256],
+                         *grid_coords(1, 256, 256, torch.tensor([[24, 32]])))
+    assert torch.allclose(moved[:, :, 96:160, 96:160], field[:, :, 120:184, 128:192], atol=1e-5)
+
+
+def test_files_of_the_generator_before_noise_still_load():
+    """A restyle-gen4 model has no noise or strokes: the same weights as then."""
+    old = build_generator(type=NOISELESS_TYPE, width=8, deep_width=16, blocks=1)
+    assert old.stem[0].weight.shape[1] == 3 * 16 and old.skin.weight.shape[1] == 3
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(old.eval()(x), x)
+
+
+@pytest.mark.parametrize("style", ["starry_night", "udnie", "composition_vii", "wave"])
+def test_shipped_styles_paint_marks_on_flat_ground(style):
+    """A plain orange field (a basketball's leather, a painted wall) gets the painting's
+    marks, not one flat colour: a generator without noise or strokes returns a constant
+    here."""
+    flat = np.zeros((256, 256, 3), np.float32) + np.array([0.75, 0.4, 0.05], np.float32)
+    out = stylize_array(load_model(style, device="cpu"), flat, StylizeSettings(device="cpu"))
+    inner = out[32:-32, 32:-32]
+    assert float(inner.std(axis=(0, 1)).mean()) > MARKS_STD
