@@ -8,7 +8,8 @@ measured as the power-weighted mean wavelength of what stylization added
 (``render_scenes.stroke_wavelength`` of ``added_texture``). With consistent scale the two
 planes' stroke sizes agree within 1.5x; without it they differ by about the UV factor.
 
-The model is a real model file run by the real worker: a small seeded generator whose
+The model is a real model file run by the real worker: a small seeded generator (no stroke
+streaks) whose
 full-resolution head has random weights, so what it adds is a fixed 3x3-conv response
 to detail a pixel or two across, at its own pixel scale (a shipped style would need
 minutes per texture here). The texture has per-texel grain for it to act on; at scale
@@ -47,7 +48,9 @@ def _marks_model(folder: Path) -> Path:
     from core.store import save_model
 
     torch.manual_seed(0)
-    generator = build_generator(width=16, deep_width=32, blocks=1)
+    # No stroke streaks: they are 8-16 texels long, so their response would mix a second,
+    # longer wavelength into what this test measures.
+    generator = build_generator(width=16, deep_width=32, blocks=1, strokes=False)
     torch.nn.init.normal_(generator.head.weight, std=0.1)
     return save_model(generator.eval(), {"description": "seeded marks (stroke-scale test)"},
                       folder)
