@@ -10,11 +10,11 @@ planes' stroke sizes agree within 1.5x; without it they differ by about the UV f
 
 The model is a real model file run by the real worker: a small seeded generator (no
 stroke streaks) whose full-resolution head has random weights, so what it adds is a
-fixed 3x3-conv response to detail a pixel or two across, at its own pixel scale (a shipped style would need
-minutes per texture here). The texture has per-texel grain for it to act on; at scale
-1/4 the worker runs the model on the texture shrunk 4x, so its marks land 4 texels
-apart. The test asks for strokes twice the reference size (``target_stroke_scale`` 2):
-scales come out 1 and 1/4.
+fixed 3x3-conv response to detail a pixel or two across, at its own pixel scale (a
+shipped style would need minutes per texture here). The texture has per-texel grain
+for it to act on; at scale 1/4 the worker runs the model on the texture shrunk 4x, so
+its marks land 4 texels apart. The test asks for strokes twice the reference size
+(``target_stroke_scale`` 2): scales come out 1 and 1/4.
 """
 
 from __future__ import annotations
