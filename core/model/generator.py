@@ -23,10 +23,10 @@ a plain painted area (a ball, a wall, the white around a cut-out) could only cha
 colour. Two inputs keyed to each pixel's place in the source image (``noise``: the
 same pixel gets the same values in every tile, across a seamless border and in every
 run) change that: noise channels for the 1/4 stem, and brush-stroke streaks
-(``strokes``) for the full-resolution convs. (Smooth coarse fields fed to those convs
-gave hard-edged marks, but their ReLUs turned the bilinear kinks into a lattice again:
-1.9x the input's on a JPEG oak.) Every norm is a ``TileNorm`` so tiled inference can share one
-image's statistics.
+(``strokes``) for the full-resolution convs. (Smooth coarse fields fed to those
+convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
+lattice again: 1.9x the input's on a JPEG oak.) Every norm is a ``TileNorm`` so
+tiled inference can share one image's statistics.
 
 Networks are picked by name from ``GENERATORS`` (``build_generator``); every
 entry declares ``multiple`` (its input side must be a multiple of it) and
@@ -51,7 +51,6 @@ ARCH_TYPE = "restyle-gen5"
 NOISELESS_TYPE = "restyle-gen4"
 #: Generator types older releases wrote; their files need retraining.
 RETIRED_TYPES = ("restyle-gen", "restyle-gen2", "restyle-gen3")
-
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:

@@ -22,6 +22,7 @@ import math
 import torch
 from torch.nn import functional as F
 
+from .blur import gaussian_blur
 from .noise import position_noise
 
 #: Half-resolution pixels a stroke reaches either side of its centre (taps per side).
@@ -42,16 +43,6 @@ STROKE_RADIUS = (_SWIRL_BLOCK * (3 * int(_SWIRL_SIGMA) + 1)
                  + 4 * (3 * int(_TENSOR_SIGMA) + 2) + 2 * (REACH + 1))
 
 
-def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = int(3 * sigma + 0.5)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = (k / k.sum()).view(1, 1, 1, -1).expand(x.shape[1], 1, 1, -1)
-    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    x = F.conv2d(x, k, groups=x.shape[1])
-    return F.conv2d(x, k.transpose(2, 3), groups=x.shape[1])
-
-
 def stroke_field(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """(N, STREAKS, H, W) streaks for a centred input (N, 3, H, W), H and W multiples of
     8, whose source coordinates are ``rows`` (N, H) and ``cols`` (N, W)."""
@@ -70,7 +61,7 @@ def _swirl_tensor(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     its gradient across it, so its tensor is that of (-sin a, cos a)."""
     coarse = position_noise(rows[:, ::_SWIRL_BLOCK], cols[:, ::_SWIRL_BLOCK], 1,
                             _NOISE_CHANNELS + STREAKS)
-    angle = _gaussian(coarse, _SWIRL_SIGMA) * _SWIRL_TURN
+    angle = gaussian_blur(coarse, _SWIRL_SIGMA, "replicate") * _SWIRL_TURN
     cos2, sin2 = torch.cos(2 * angle), torch.sin(2 * angle)
     tensor = torch.cat([(1 - cos2) / 2, -sin2 / 2, (1 + cos2) / 2], dim=1)
     return F.interpolate(tensor, scale_factor=_SWIRL_BLOCK // 4, mode="bilinear",
@@ -85,7 +76,8 @@ def stroke_directions(luma: torch.Tensor, swirl: torch.Tensor) -> torch.Tensor:
     full size cost most of the strokes' time) and brought back up."""
     gy, gx = torch.gradient(luma, dim=(2, 3))
     tensor = F.avg_pool2d(torch.cat([gx * gx, gx * gy, gy * gy], dim=1), 2)
-    tensor = _gaussian(tensor.add_(swirl, alpha=_SWIRL_WEIGHT), _TENSOR_SIGMA)
+    tensor = gaussian_blur(tensor.add_(swirl, alpha=_SWIRL_WEIGHT), _TENSOR_SIGMA,
+                           "replicate")
     jxx, jxy, jyy = F.interpolate(tensor, scale_factor=2, mode="bilinear",
                                   align_corners=False).unbind(1)
     # The gradient's orientation t from its double angle, by half-angle formulas (no

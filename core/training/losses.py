@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from ..model.blur import gaussian_blur
+
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -82,18 +84,6 @@ def structure_loss(output: torch.Tensor, source: torch.Tensor,
 def _standardise(x: torch.Tensor) -> torch.Tensor:
     var, mean = torch.var_mean(x, dim=(1, 2, 3), keepdim=True, unbiased=False)
     return (x - mean) * torch.rsqrt(var + 1e-6)
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with mirrored borders (any channel count)."""
-    radius = max(1, int(3 * sigma + 0.5))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def _octaves(x: torch.Tensor, scales: int, patch: int) -> list[torch.Tensor]:
