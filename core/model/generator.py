@@ -23,7 +23,8 @@ a plain painted area (a ball, a wall, the white around a cut-out) could only cha
 colour. Two inputs keyed to each pixel's place in the source image (``noise``: the
 same pixel gets the same values in every tile, across a seamless border and in every
 run) change that: noise channels for the 1/4 stem, and brush-stroke streaks
-(``strokes``) for the full-resolution convs. (Smooth coarse fields fed to those
+(``strokes``, faded where the texture has fine detail of its own:
+``gated_strokes``) for the full-resolution convs. (Smooth coarse fields fed to those
 convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
 lattice again: 1.9x the input's on a JPEG oak.) Every norm is a ``TileNorm`` so
 tiled inference can share one image's statistics.
@@ -46,7 +47,9 @@ from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
 from .strokes import STREAKS, STROKE_RADIUS, stroke_field
 
-ARCH_TYPE = "restyle-gen5"
+ARCH_TYPE = "restyle-gen6"
+#: The type whose streaks did not fade over the texture's own detail; its files load so.
+UNGATED_TYPE = "restyle-gen5"
 #: The type before noise channels: the same network with none, so its files still load.
 NOISELESS_TYPE = "restyle-gen4"
 #: Generator types older releases wrote; their files need retraining.
@@ -139,12 +142,13 @@ class Generator(nn.Module):
 
     def __init__(
         self, width: int = 64, deep_width: int = 128, blocks: int = 4, fine: int = 16,
-        noise: int = 8, strokes: bool = True,
+        noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
     ) -> None:
         super().__init__()
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
-                     "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes}
-        self.noise, self.strokes = noise, strokes
+                     "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
+                     "gated_strokes": gated_strokes}
+        self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
@@ -172,7 +176,7 @@ class Generator(nn.Module):
         coords = _coords_of(x, coords)
         stem, deep = self._coarse(centred, coords)
         # What the full-resolution convs read: the input and, with strokes, the streaks.
-        planes = (torch.cat([centred, stroke_field(centred, *coords)], dim=1)
+        planes = (torch.cat([centred, stroke_field(centred, *coords, self.gated_strokes)], dim=1)
                   if self.strokes else centred)
         fine = self._fine(planes) if torch.is_grad_enabled() else self._fine_in_bands(planes)
         quarter = _upsample(_binomial(self.quarter_head(self.quarter(stem))), 4)
@@ -231,6 +235,7 @@ FINE_HALO = 3
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
+    UNGATED_TYPE: partial(Generator, gated_strokes=False),
     NOISELESS_TYPE: partial(Generator, noise=0, strokes=False),
 }
 

@@ -10,6 +10,11 @@ the texture has no direction of its own, a slowly turning field from coarse nois
 so plain areas get swirls. The generator's full-resolution convs read the streaks
 as extra channels and learn how much of them each painting wants, and in what colour.
 
+Streaks fade where the texture has fine detail of its own (``DETAIL_ENERGY``): over a
+weave, brushed lines or pebbles they would lay a second texture on the first, and a
+network of 3x3 convs cannot measure detail over a stroke's length to hold them back.
+Faded there, the streaks' learned gain goes to flat ground, where marks are missing.
+
 Everything here is fixed (no weights) and keyed to source coordinates like the noise,
 so tiles agree; it runs at half resolution and is upsampled, which keeps its cost small
 and its kinks at period 2, away from the period-4 and period-8 lattice frequencies.
@@ -30,6 +35,10 @@ REACH = 4
 #: Streak channels, each from its own noise.
 STREAKS = 2
 _TENSOR_SIGMA = 1.0  # quarter-resolution pixels
+#: Local gradient energy at which streaks drop to half strength: the trace of the
+#: luminance structure tensor (centred units per half-resolution pixel, squared), which
+#: is about the square of the detail's contrast. The demo textures' medians are 0.005-0.017.
+DETAIL_ENERGY = 1e-2
 #: Noise channels from here on are the strokes' (the generator's own come first).
 _NOISE_CHANNELS = 1 << 10
 #: How strongly the default swirl steers where the texture has directions of its own.
@@ -43,15 +52,19 @@ STROKE_RADIUS = (_SWIRL_BLOCK * (3 * int(_SWIRL_SIGMA) + 1)
                  + 4 * (3 * int(_TENSOR_SIGMA) + 2) + 2 * (REACH + 1))
 
 
-def stroke_field(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+def stroke_field(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                 gated: bool = True) -> torch.Tensor:
     """(N, STREAKS, H, W) streaks for a centred input (N, 3, H, W), H and W multiples of
-    8, whose source coordinates are ``rows`` (N, H) and ``cols`` (N, W)."""
+    8, whose source coordinates are ``rows`` (N, H) and ``cols`` (N, W); ``gated``: faded
+    by the input's own detail (restyle-gen5 models were trained without)."""
     with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
         half = F.avg_pool2d(centred.float(), 2)
         luma = (half * half.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
-        directions = stroke_directions(luma, _swirl_tensor(rows, cols))
+        directions, energy = stroke_directions(luma, _swirl_tensor(rows, cols))
         noise = position_noise(rows[:, ::2], cols[:, ::2], STREAKS, _NOISE_CHANNELS)
         streaks = line_integral(noise, directions)
+        if gated:
+            streaks.mul_(DETAIL_ENERGY / (energy + DETAIL_ENERGY))
         return F.interpolate(streaks, scale_factor=2, mode="bilinear", align_corners=False)
 
 
@@ -68,10 +81,12 @@ def _swirl_tensor(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
                          align_corners=False)
 
 
-def stroke_directions(luma: torch.Tensor, swirl: torch.Tensor) -> torch.Tensor:
+def stroke_directions(luma: torch.Tensor,
+                      swirl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, 2, h, w) unit (dx, dy) along the edges of ``luma`` (N, 1, h, w): the minor
-    eigenvector of its smoothed structure tensor. ``swirl`` (N, 3, h/2, w/2), a tensor
-    of its own, enters weakly: it decides only where the texture's gradients vanish.
+    eigenvector of its smoothed structure tensor; and (N, 1, h, w) the tensor's trace,
+    the local gradient energy. ``swirl`` (N, 3, h/2, w/2), a tensor of its own, enters
+    weakly: it decides only where the texture's gradients vanish.
     The tensor is smoothed at half ``luma``'s resolution (a smooth field; a blur at
     full size cost most of the strokes' time) and brought back up."""
     gy, gx = torch.gradient(luma, dim=(2, 3))
@@ -86,7 +101,7 @@ def stroke_directions(luma: torch.Tensor, swirl: torch.Tensor) -> torch.Tensor:
     cos2 = diff * torch.rsqrt(diff.square() + 4 * jxy.square() + 1e-20)
     cos_t = ((1 + cos2) / 2).clamp_min(0).sqrt()
     sin_t = ((1 - cos2) / 2).clamp_min(0).sqrt() * torch.where(jxy >= 0, 1.0, -1.0)
-    return torch.stack([-sin_t, cos_t], dim=1)
+    return torch.stack([-sin_t, cos_t], dim=1), (jxx + jyy)[:, None]
 
 
 def line_integral(noise: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
