@@ -4,10 +4,10 @@ The image is cut into a grid of cores (multiples of the generator's stride).
 Each tile is a core plus ``context`` pixels of real neighbouring image on every
 side that has a neighbour, so every kept output pixel saw its whole receptive
 field, exactly as in one untiled pass; neighbouring tiles also overlap by a
-small feathered band, a guard against any residual difference. At the image
-border the image is mirrored by a few pixels (the generator's own zero padding
-leaves edge artefacts); on a seamless axis the tile instead reads across the
-border (circular padding), so the result wraps.
+small feathered band, a guard against any residual difference. At the image's
+edges the generator's own mirror padding does (an older, zero-padded one gets the
+image mirrored a whole context wide, ``border``); on a seamless axis the tile
+instead reads across the border (circular padding), so the result wraps.
 All ``TileNorm`` statistics are measured once (``shared_statistics``): on the
 whole image, or beyond 1 MP on a batch of full-resolution crops spread over it,
 so every tile is normalised alike. Images up to 1 MP run in one pass instead:
@@ -130,7 +130,7 @@ class _Tiler:
                  wrap: tuple[bool, bool]) -> None:
         self.rgb, self.wrap = rgb, wrap
         self.height, self.width = rgb.shape[:2]
-        self.multiple = int(generator.multiple)  # every registered generator declares both
+        self.multiple = int(generator.multiple)  # every registered generator declares all three
         self.context = _round_up(int(generator.context), self.multiple)
         self.band = self.multiple * max(1, 8 // self.multiple)
         self.large = self.height * self.width > LARGE_IMAGE_PIXELS
@@ -138,10 +138,12 @@ class _Tiler:
             tile = min(tile, LARGE_IMAGE_TILE)
         tile = max(_round_up(tile, self.multiple), 4 * self.band)
         self.padded = (_round_up(self.height, self.multiple), _round_up(self.width, self.multiple))
-        # Beyond the image, a full context of it: wrapped around on a seamless axis, else
-        # mirrored. The generator's own zero padding then never reaches a kept pixel (a
-        # shorter mirror left a band up to 64 px wide along non-seamless edges).
-        self.border = (self.context, self.context)
+        # Beyond the image, a full context of it on a seamless axis (wrapped around); on
+        # the others what the generator asks for: a zero-padded one a whole context of
+        # mirrored image, so its padding never reaches a kept pixel (a shorter mirror
+        # left a band up to 64 px wide along the edges), a mirror-padded one none.
+        edge = _round_up(int(generator.border), self.multiple)
+        self.border = tuple(self.context if w else edge for w in wrap)
         self.rows = _cores(self.padded[0], tile, self.multiple)
         self.cols = _cores(self.padded[1], tile, self.multiple)
 

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 
-from core.model.generator import ARCH_TYPE, FINE_BAND, Generator, build_generator
+from core.model.generator import (
+    ARCH_TYPE,
+    FINE_BAND,
+    ZERO_PADDED_TYPE,
+    Generator,
+    build_generator,
+    mirror_pad,
+)
 from core.model.norm import TileNorm, shared_statistics
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -74,6 +82,32 @@ def test_registry_names_unknown_and_retired_types():
         build_generator(type="nope")
     with pytest.raises(ValueError, match="bad arguments"):
         build_generator(type=ARCH_TYPE, colours=7)
+
+def test_mirror_equals_torch_reflection_pad_in_either_layout():
+    x = torch.rand(2, 5, 9, 11)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        y = x.contiguous(memory_format=layout)
+        for pad in (1, 2):
+            assert torch.equal(mirror_pad(y, pad), F.pad(x, (pad,) * 4, mode="reflect"))
+        assert mirror_pad(y, 1).is_contiguous(memory_format=layout)
+
+
+@pytest.mark.parametrize("kind", [ARCH_TYPE, ZERO_PADDED_TYPE])
+def test_flat_input_stays_flat_to_the_edges_only_with_mirror_padding(kind):
+    """Mirror-padded convs see no frame, so the tiler needs no border for them
+    (``border`` 0); zero-padded ones darken or lighten the edges, and ask for one."""
+    torch.manual_seed(5)
+    g = build_generator(type=kind, width=16, deep_width=32, blocks=2, noise=0, strokes=False)
+    for p in g.parameters():
+        p.data.normal_(0.0, 0.2)
+    x = torch.full((1, 3, 64, 64), 0.4)
+    with torch.no_grad():
+        spread = float(g.eval()(x).std(dim=(2, 3)).max())  # over the image, per channel
+    if kind == ARCH_TYPE:
+        assert spread < 1e-5 and g.border == 0
+    else:
+        assert spread > 1e-3 and g.border == g.context
+
 
 def test_inference_in_bands_equals_training_forward():
     """Without autograd the full-resolution path runs in bands of rows: the same numbers."""

@@ -12,7 +12,7 @@ from tiny_models import smooth_image, tileable_image, tiny_generator, to_uint8
 from core.errors import Cancelled
 from core.inference import tiling
 from core.inference.tiling import is_tileable, source_index, stylize_tiled
-from core.model.generator import build_generator
+from core.model.generator import ARCH_TYPE, ZERO_PADDED_TYPE, build_generator
 
 
 @pytest.fixture()
@@ -33,9 +33,12 @@ def test_tiled_equals_untiled_on_an_odd_size(monkeypatch):
         assert np.abs(tiled - whole).max() < 1e-3, tile
 
 
-def test_tiled_equals_untiled_with_the_default_architecture(force_tiles):
+@pytest.mark.parametrize("kind", [ARCH_TYPE, ZERO_PADDED_TYPE])
+def test_tiled_equals_untiled_with_the_default_architecture(force_tiles, kind):
+    """Both with mirror-padded convs (no border at the image's edges) and with the older
+    zero-padded ones (a mirrored border a context wide)."""
     torch.manual_seed(0)
-    generator = build_generator().eval()  # the shipped size: its context is the real one
+    generator = build_generator(type=kind).eval()  # the shipped size: the real context
     torch.nn.init.normal_(generator.head.weight, std=0.01)
     image = smooth_image(136, 200, seed=3)
     whole = stylize_tiled(generator, image, tile=4096)
