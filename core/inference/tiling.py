@@ -4,10 +4,11 @@ The image is cut into a grid of cores (multiples of the generator's stride).
 Each tile is a core plus ``context`` pixels of real neighbouring image on every
 side that has a neighbour, so every kept output pixel saw its whole receptive
 field, exactly as in one untiled pass; neighbouring tiles also overlap by a
-small feathered band, a guard against any residual difference. At the image's
-edges the generator's own mirror padding does (an older, zero-padded one gets the
-image mirrored a whole context wide, ``border``); on a seamless axis the tile
-instead reads across the border (circular padding), so the result wraps.
+small feathered band, a guard against any residual difference. Beyond the
+image's edges the generator's convs read a mirror of their input (an older,
+zero-padded generator asks for the image mirrored a whole context wide: its
+``border``); on a seamless axis the tile instead reads across the border
+(circular padding), so the result wraps.
 All ``TileNorm`` statistics are measured once (``shared_statistics``): on the
 whole image, or beyond 1 MP on a batch of full-resolution crops spread over it,
 so every tile is normalised alike. Images up to 1 MP run in one pass instead:

@@ -61,6 +61,10 @@ UNGATED_TYPE = "restyle-gen5"
 NOISELESS_TYPE = "restyle-gen4"
 #: Generator types older releases wrote; their files need retraining.
 RETIRED_TYPES = ("restyle-gen", "restyle-gen2", "restyle-gen3")
+#: How a generator's 3x3 convs pad (``architecture.padding``): with a mirror of their
+#: input, or (``restyle-gen6`` and older) with zeros.
+MIRROR, ZEROS = "reflect", "zeros"
+PADDINGS = (MIRROR, ZEROS)
 
 
 def mirror_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -95,9 +99,9 @@ class _MirrorConv(nn.Conv2d):
 
 
 def _conv(cin: int, cout: int, k: int = 3, stride: int = 1,
-          padding: str = "zeros") -> nn.Conv2d:
-    """A k x k conv padded with zeros or, for ``padding="reflect"``, with a mirror."""
-    if padding == "reflect":
+          mirrored: bool = False) -> nn.Conv2d:
+    """A k x k conv padded with a mirror of its input, or with zeros."""
+    if mirrored:
         return _MirrorConv(cin, cout, k, stride=stride)
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
 
@@ -105,20 +109,20 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1,
 class _ConvNorm(nn.Sequential):
     """conv, TileNorm, ReLU: the unit every low-resolution stage is made of."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, padding: str = "zeros") -> None:
-        super().__init__(_conv(cin, cout, 3, stride, padding), TileNorm(cout),
+    def __init__(self, cin: int, cout: int, stride: int = 1, mirrored: bool = False) -> None:
+        super().__init__(_conv(cin, cout, 3, stride, mirrored), TileNorm(cout),
                          nn.ReLU(inplace=True))
 
 
 class _ResBlock(nn.Module):
     """Two 3x3 convs with a skip: depth (receptive field) without losing the signal."""
 
-    def __init__(self, channels: int, padding: str = "zeros") -> None:
+    def __init__(self, channels: int, mirrored: bool = False) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            _conv(channels, channels, padding=padding), TileNorm(channels),
+            _conv(channels, channels, mirrored=mirrored), TileNorm(channels),
             nn.ReLU(inplace=True),
-            _conv(channels, channels, padding=padding), TileNorm(channels),
+            _conv(channels, channels, mirrored=mirrored), TileNorm(channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -187,9 +191,12 @@ class Generator(nn.Module):
     def __init__(
         self, width: int = 64, deep_width: int = 96, blocks: int = 4, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
-        padding: str = "reflect",
+        padding: str = MIRROR,
     ) -> None:
         super().__init__()
+        if padding not in PADDINGS:
+            raise ValueError(f"padding {padding!r} is not one of {', '.join(PADDINGS)}")
+        mirrored = padding == MIRROR
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
                      "gated_strokes": gated_strokes, "padding": padding}
@@ -201,18 +208,18 @@ class Generator(nn.Module):
         # the stroke field reaches ``STROKE_RADIUS``.
         radius = max(_LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8, STROKE_RADIUS)
         self.context = -(-radius // self.multiple) * self.multiple
-        self.border = self.context if padding == "zeros" else 0
+        self.border = 0 if mirrored else self.context
         self.low_pass = _LowPass()
-        self.stem = _ConvNorm(3 * 16 + noise, width, padding=padding)  # at 1/4
-        self.quarter = _ResBlock(width, padding)
-        self.quarter_head = _conv(width, 3, padding=padding)  # the 1/4 RGB residual
-        self.down = _ConvNorm(width, deep_width, stride=2, padding=padding)  # to 1/8
-        self.blocks = nn.Sequential(*[_ResBlock(deep_width, padding) for _ in range(blocks)])
+        self.stem = _ConvNorm(3 * 16 + noise, width, mirrored=mirrored)  # at 1/4
+        self.quarter = _ResBlock(width, mirrored)
+        self.quarter_head = _conv(width, 3, mirrored=mirrored)  # the 1/4 RGB residual
+        self.down = _ConvNorm(width, deep_width, stride=2, mirrored=mirrored)  # to 1/8
+        self.blocks = nn.Sequential(*[_ResBlock(deep_width, mirrored) for _ in range(blocks)])
         self.deep_head = nn.Conv2d(deep_width, 3, 1)  # the 1/8 RGB residual
         # The input's own detail and the streaks.
-        self.skin = _conv(3 + STREAKS * strokes, fine, padding=padding)
-        self.sharpen = _conv(fine, fine, padding=padding)
-        self.head = _conv(fine, 3, padding=padding)  # the full-resolution RGB residual
+        self.skin = _conv(3 + STREAKS * strokes, fine, mirrored=mirrored)
+        self.sharpen = _conv(fine, fine, mirrored=mirrored)
+        self.head = _conv(fine, 3, mirrored=mirrored)  # the full-resolution RGB residual
         for head in (self.quarter_head, self.deep_head, self.head):  # start as the identity
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
@@ -282,9 +289,9 @@ FINE_HALO = 3
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
-    ZERO_PADDED_TYPE: partial(Generator, padding="zeros"),
-    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding="zeros"),
-    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding="zeros"),
+    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS),
+    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS),
+    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS),
 }
 
 

@@ -82,6 +82,8 @@ def test_registry_names_unknown_and_retired_types():
         build_generator(type="nope")
     with pytest.raises(ValueError, match="bad arguments"):
         build_generator(type=ARCH_TYPE, colours=7)
+    with pytest.raises(ValueError, match="padding 'wrap' is not one of"):
+        build_generator(padding="wrap")
 
 
 def test_mirror_equals_torch_reflection_pad_in_either_layout():
