@@ -26,8 +26,10 @@ run) change that: noise channels for the 1/4 stem, and brush-stroke streaks
 (``strokes``, faded where the texture has fine detail of its own:
 ``gated_strokes``) for the full-resolution convs. (Smooth coarse fields fed to those
 convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
-lattice again: 1.9x the input's on a JPEG oak.) Every norm is a ``TileNorm`` so
-tiled inference can share one image's statistics.
+lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the painting's
+own marks (``marks``: patches of its detail, cut when the style is trained and stored
+with the model, laid down by position; ``exemplar.py``), faded like the streaks.
+Every norm is a ``TileNorm`` so tiled inference can share one image's statistics.
 
 Every 3x3 conv reads a mirror of its input beyond the edges (``padding="reflect"``):
 with zeros each conv saw a dark frame, which the tiler had to hide under a mirrored
@@ -48,11 +50,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .exemplar import CELL, PATCH, patch_marks
 from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
 from .strokes import STREAKS, STROKE_RADIUS, stroke_field
 
-ARCH_TYPE = "restyle-gen7"
+ARCH_TYPE = "restyle-gen8"
+#: The type before the painting's own marks: the same network without, so its files load.
+MARKLESS_TYPE = "restyle-gen7"
 #: The type whose convs padded with zeros (the tiler mirrors a border for it).
 ZERO_PADDED_TYPE = "restyle-gen6"
 #: The type whose streaks did not fade over the texture's own detail; its files load so.
@@ -184,14 +189,13 @@ class _LowPass(nn.Module):
 
 
 class Generator(nn.Module):
-    """Image (N,3,H,W in [0,1]) to stylized image of the same size; H, W multiples of 8."""
-
-    multiple = 8
+    """Image (N,3,H,W in [0,1]) to stylized image of the same size; H, W multiples of
+    ``multiple`` (8, or with the painting's marks their grid's ``CELL``)."""
 
     def __init__(
         self, width: int = 64, deep_width: int = 96, blocks: int = 4, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
-        padding: str = MIRROR,
+        padding: str = MIRROR, marks: int = 32,
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
@@ -199,8 +203,10 @@ class Generator(nn.Module):
         mirrored = padding == MIRROR
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
-                     "gated_strokes": gated_strokes, "padding": padding}
+                     "gated_strokes": gated_strokes, "padding": padding, "marks": marks}
         self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
+        self.marks = marks if strokes else 0  # the marks fade with the streaks' gate
+        self.multiple = CELL if self.marks else 8
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
@@ -216,8 +222,10 @@ class Generator(nn.Module):
         self.down = _ConvNorm(width, deep_width, stride=2, mirrored=mirrored)  # to 1/8
         self.blocks = nn.Sequential(*[_ResBlock(deep_width, mirrored) for _ in range(blocks)])
         self.deep_head = nn.Conv2d(deep_width, 3, 1)  # the 1/8 RGB residual
-        # The input's own detail and the streaks.
-        self.skin = _conv(3 + STREAKS * strokes, fine, mirrored=mirrored)
+        if self.marks:  # the painting's detail patches, set by training (``set_marks``)
+            self.register_buffer("mark_bank", torch.zeros(marks, 3, PATCH, PATCH))
+        # The input's own detail, the streaks and the painting's marks.
+        self.skin = _conv(3 + STREAKS * strokes + 3 * bool(self.marks), fine, mirrored=mirrored)
         self.sharpen = _conv(fine, fine, mirrored=mirrored)
         self.head = _conv(fine, 3, mirrored=mirrored)  # the full-resolution RGB residual
         for head in (self.quarter_head, self.deep_head, self.head):  # start as the identity
@@ -229,13 +237,26 @@ class Generator(nn.Module):
         centred = x * 2.0 - 1.0
         coords = _coords_of(x, coords)
         stem, deep = self._coarse(centred, coords)
-        # What the full-resolution convs read: the input and, with strokes, the streaks.
-        planes = (torch.cat([centred, stroke_field(centred, *coords, self.gated_strokes)], dim=1)
-                  if self.strokes else centred)
+        planes = self._planes(centred, coords)
         fine = self._fine(planes) if torch.is_grad_enabled() else self._fine_in_bands(planes)
         quarter = _upsample(_binomial(self.quarter_head(self.quarter(stem))), 4)
         # Summed into the head's fresh output: no full-resolution temporaries.
         return fine.add_(x).add_(quarter).add_(_upsample(self.deep_head(deep), 8))
+
+    def set_marks(self, bank: torch.Tensor) -> None:
+        """Use ``bank`` (``exemplar.painting_patches``) as the painting's marks."""
+        self.mark_bank.copy_(bank)
+
+    def _planes(self, centred: torch.Tensor, coords: Coords) -> torch.Tensor:
+        """What the full-resolution convs read: the input and, with strokes, the streaks
+        and the painting's marks, both faded over the texture's own detail."""
+        if not self.strokes:
+            return centred
+        streaks, gate = stroke_field(centred, *coords, self.gated_strokes)
+        if not self.marks:
+            return torch.cat([centred, streaks], dim=1)
+        marks = patch_marks(self.mark_bank.float(), *coords).mul_(gate)
+        return torch.cat([centred, streaks, marks.to(centred.dtype)], dim=1)
 
     def _coarse(self, centred: torch.Tensor, coords: Coords) -> tuple[torch.Tensor, torch.Tensor]:
         """The 1/4 stem and the 1/8 blocks' output."""
@@ -289,9 +310,10 @@ FINE_HALO = 3
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
-    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS),
-    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS),
-    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS),
+    MARKLESS_TYPE: partial(Generator, marks=0),
+    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0),
+    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS, marks=0),
+    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS, marks=0),
 }
 
 

@@ -53,19 +53,23 @@ STROKE_RADIUS = (_SWIRL_BLOCK * (3 * int(_SWIRL_SIGMA) + 1)
 
 
 def stroke_field(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 gated: bool = True) -> torch.Tensor:
+                 gated: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, STREAKS, H, W) streaks for a centred input (N, 3, H, W), H and W multiples of
     8, whose source coordinates are ``rows`` (N, H) and ``cols`` (N, W); ``gated``: faded
-    by the input's own detail (restyle-gen5 models were trained without)."""
+    by the input's own detail (restyle-gen5 models were trained without). And (N, 1, H, W)
+    that fade, the gate other marks share."""
     with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
         half = F.avg_pool2d(centred.float(), 2)
         luma = (half * half.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
         directions, energy = stroke_directions(luma, _swirl_tensor(rows, cols))
         noise = position_noise(rows[:, ::2], cols[:, ::2], STREAKS, _NOISE_CHANNELS)
         streaks = line_integral(noise, directions)
+        gate = DETAIL_ENERGY / (energy + DETAIL_ENERGY)
         if gated:
-            streaks.mul_(DETAIL_ENERGY / (energy + DETAIL_ENERGY))
-        return F.interpolate(streaks, scale_factor=2, mode="bilinear", align_corners=False)
+            streaks.mul_(gate)
+        both = F.interpolate(torch.cat([streaks, gate], dim=1), scale_factor=2,
+                             mode="bilinear", align_corners=False)
+        return both[:, :STREAKS], both[:, STREAKS:]
 
 
 def _swirl_tensor(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:

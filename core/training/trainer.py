@@ -23,6 +23,7 @@ import torch
 from ..device import resolve_device
 from ..errors import BadInput
 from ..model.discriminator import PatchDiscriminator
+from ..model.exemplar import painting_patches
 from ..model.features import build_features
 from ..model.generator import Generator, build_generator
 from ..model.noise import Coords, grid_coords
@@ -138,6 +139,9 @@ class _Run:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=settings.lr, betas=(0.5, 0.99))
         self.content = content_sampler(contents, settings.size, self.gen)
         self.style = style_sampler(styles, settings.size, self.gen, settings.style_scale)
+        if getattr(self.G, "marks", 0):  # the painting's own marks, as the crops see it
+            self.G.set_marks(self._styled_view(
+                painting_patches(self.style.images, self.G.marks, self.gen)).to(self.device))
         self.style_patches = losses.StylePatches(
             [self._styled_view(self.style.batch(settings.batch).to(self.device))
              for _ in range(STYLE_SETS)], self.gen, settings.patch, settings.octaves)

@@ -43,7 +43,7 @@ def test_strokes_run_along_the_grain():
     """On horizontal grain the streaks are long across the columns and thin down the rows."""
     y = torch.arange(128.0).view(1, 1, -1, 1).expand(1, 3, 128, 128)
     grain = torch.sin(y * 0.7) * 0.3
-    field = stroke_field(grain.contiguous(), *grid_coords(1, 128, 128))[0, 0, 16:-16, 16:-16]
+    field = stroke_field(grain.contiguous(), *grid_coords(1, 128, 128))[0][0, 0, 16:-16, 16:-16]
     along, across = _correlation_length(field, 1), _correlation_length(field, 0)
     assert along >= 3 * across, (along, across)
 
@@ -52,12 +52,12 @@ def test_flat_ground_gets_strokes():
     """A flat input still gets a stroke field (the swirl); a crop of it, keyed to where it
     lies, gets the same strokes wherever it sees ``STROKE_RADIUS`` around."""
     flat = torch.zeros(1, 3, 320, 320)
-    field = stroke_field(flat, *grid_coords(1, 320, 320))
+    field, _ = stroke_field(flat, *grid_coords(1, 320, 320))
     assert field.shape == (1, STREAKS, 320, 320)
     assert float(field.std()) > 0.2
     assert STROKE_RADIUS <= 96
-    moved = stroke_field(flat[:, :, :256, :256],
-                         *grid_coords(1, 256, 256, torch.tensor([[24, 32]])))
+    moved, _ = stroke_field(flat[:, :, :256, :256],
+                            *grid_coords(1, 256, 256, torch.tensor([[24, 32]])))
     assert torch.allclose(moved[:, :, 96:160, 96:160], field[:, :, 120:184, 128:192], atol=1e-5)
 
 
@@ -73,7 +73,7 @@ def test_streaks_fade_over_the_texture_own_detail(gated):
     """The gated field is several times weaker over fine stripes than on flat ground, so
     a style's streak gain paints flat ground and leaves a weave its own; restyle-gen5's
     ungated field is as strong on both."""
-    field = stroke_field(_flat_and_grained(), *grid_coords(1, 128, 256), gated=gated)
+    field, _ = stroke_field(_flat_and_grained(), *grid_coords(1, 128, 256), gated=gated)
     flat = float(field[..., 16:-16, 16:96].std())
     grained = float(field[..., 16:-16, 160:-16].std())
     if gated:

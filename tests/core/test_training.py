@@ -103,6 +103,8 @@ def test_train_style_saves_loadable_model_and_caches(images, tmp_path, monkeypat
     assert any("step 3/3" in m and "ETA" in m for m in messages)
     model = load_model(str(folder), device="cpu")
     assert model.generator.arch == meta["architecture"]
+    # The painting's detail patches travel with the model (zero mean, unit spread).
+    assert abs(float(model.generator.mark_bank.std()) - 1.0) < 1e-3
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     again = train_style([style_path], [content_path], None, settings)
     assert again == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp

@@ -22,10 +22,12 @@ TINY_ARCH = {"width": 8, "deep_width": 16, "blocks": 1}
 
 
 def tiny_generator(seed: int = 0, head_std: float = 0.05) -> torch.nn.Module:
-    """A randomly initialised, non-identity generator in eval mode."""
+    """A randomly initialised, non-identity generator in eval mode, with random patches
+    for the painting's marks."""
     torch.manual_seed(seed)
     generator = build_generator(**TINY_ARCH)
     torch.nn.init.normal_(generator.head.weight, std=head_std)
+    generator.set_marks(torch.randn_like(generator.mark_bank))
     return generator.eval()
 
 
