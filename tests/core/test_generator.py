@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from core.model.generator import (
     ARCH_TYPE,
     FINE_BAND,
+    MARKLESS_TYPE,
     ZERO_PADDED_TYPE,
     Generator,
     build_generator,
@@ -139,6 +140,15 @@ def test_coarse_residuals_hold_no_lattice_energy():
         residual = (g(x) - x)[0].permute(1, 2, 0).numpy()
     assert residual.std() > 0.01, "the coarse levels must add something"
     assert lattice_ratio(residual) < 1.5
+
+
+def test_markless_files_rebuild_without_the_paintings_marks():
+    """``restyle-gen7`` files load as they were trained: no bank, five planes read."""
+    old = build_generator(type=MARKLESS_TYPE, width=8, deep_width=16, blocks=1)
+    assert old.arch["marks"] == 0 and old.multiple == 8
+    assert not hasattr(old, "mark_bank") and old.skin.in_channels == 5
+    new = build_generator(width=8, deep_width=16, blocks=1)
+    assert new.multiple == 16 and new.skin.in_channels == 5 + 3
 
 
 def test_statistics_pass_records_what_the_whole_forward_records():
