@@ -23,6 +23,12 @@ from ..inference.imageio import load_image, to_float
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tga", ".bmp", ".tif", ".tiff", ".webp")
 
+#: Long side (px) a painting is trained at, at most. The shipped paintings are 512-1071
+#: px and the base generator learned marks at that size; a large scan trained at its
+#: own would give 128 px crops of one smooth part of a stroke, and its detail bank the
+#: canvas weave instead of the marks.
+PAINTING_MAX_SIDE = 1200
+
 
 def load_rgb(path: Path) -> torch.Tensor:
     """Any image the stylizer reads, as a (3,H,W) float tensor in [0,1]; alpha is dropped."""
@@ -47,20 +53,20 @@ def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
     return found
 
 
-def _fit(img: torch.Tensor, size: int) -> torch.Tensor:
-    """Upscale so both sides reach ``size`` (a small texture still yields full crops)."""
-    h, w = img.shape[1:]
-    if min(h, w) >= size:
+def _resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``img`` resampled to ``size`` (rows, columns): bilinear, anti-aliased when shrinking."""
+    return F.interpolate(img[None], size=size, mode="bilinear",
+                         antialias=size[0] < img.shape[1], align_corners=False)[0].clamp(0, 1)
+
+
+def fit_painting(img: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """A painting at the size its strokes are learned at: brought down to
+    ``PAINTING_MAX_SIDE`` on its long side if larger, then times ``scale``."""
+    factor = min(1.0, PAINTING_MAX_SIDE / max(img.shape[1:])) * scale
+    if factor == 1.0:
         return img
-    factor = size / min(h, w)
-    return _resize(img, factor)
-
-
-def _resize(img: torch.Tensor, factor: float) -> torch.Tensor:
     h, w = img.shape[1:]
-    out = (max(1, round(h * factor)), max(1, round(w * factor)))
-    return F.interpolate(img[None], size=out, mode="bilinear", antialias=factor < 1,
-                         align_corners=False)[0].clamp(0, 1)
+    return _resize(img, (max(1, round(h * factor)), max(1, round(w * factor))))
 
 
 class CropSampler:
@@ -94,13 +100,18 @@ class CropSampler:
 
     def _one(self) -> torch.Tensor:
         img = self.images[int(torch.multinomial(self.weights, 1, generator=self.gen))]
-        if self.jitter:
-            img = _resize(img, 2.0 ** ((self._uniform() * 2 - 1) * self.jitter))
-        img = _fit(img, self.size)
         h, w = img.shape[1:]
-        top = int(self._uniform() * (h - self.size + 1))
-        left = int(self._uniform() * (w - self.size + 1))
-        crop = img[:, top : top + self.size, left : left + self.size]
+        # The crop's scale: jittered, and never so small that a side falls short of it.
+        factor = 2.0 ** ((self._uniform() * 2 - 1) * self.jitter) if self.jitter else 1.0
+        factor = max(factor, self.size / min(h, w))
+        # Cut the window the crop covers, then resample only that: resampling the whole
+        # image for every crop took seconds a step on 4096 px textures.
+        side = min(round(self.size / factor), h, w)
+        top = int(self._uniform() * (h - side + 1))
+        left = int(self._uniform() * (w - side + 1))
+        crop = img[:, top : top + side, left : left + side]
+        if side != self.size:
+            crop = _resize(crop, (self.size, self.size))
         if self._uniform() < 0.5:
             crop = crop.flip(2)
         if self.rotate:
@@ -203,9 +214,9 @@ def synthetic_textures(side: int, gen: torch.Generator) -> list[torch.Tensor]:
 def style_sampler(
     images: Sequence[torch.Tensor], size: int, gen: torch.Generator, scale: float = 1.0
 ) -> CropSampler:
-    """Style crops at ``scale`` x native size; mirrored but never turned, since a
-    painting's stroke directions are part of its style."""
-    scaled = [_resize(i, scale) if scale != 1.0 else i for i in images]
+    """Style crops of the paintings as ``fit_painting`` sizes them; mirrored but never
+    turned, since a painting's stroke directions are part of its style."""
+    scaled = [fit_painting(i, scale) for i in images]
     return CropSampler(scaled, size, gen, scale_jitter=0.15, rotate=False)
 
 

@@ -66,7 +66,7 @@ class TrainSettings:
     time_budget_s: float | None = DEFAULT_TIME_BUDGET_S  # None: as long as the steps take
     init_from: str | None = None  # a style to fine-tune (name or folder); wins over warm_start
     warm_start: bool = True  # start from the shipped base generator (default arch only)
-    style_scale: float = 1.0  # style image resampling before cropping (stroke size)
+    style_scale: float = 1.0  # stroke size: the painting's resampling after ``fit_painting``
     adv_start: float = 0.2  # fraction of the run before the critic's term starts
     adv_ramp: float = 0.2  # fraction of the run over which it ramps to full weight
     features: str = "auto"  # auto | random | vgg19 (vgg19 only from a local file)

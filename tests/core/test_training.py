@@ -15,7 +15,7 @@ from core.errors import BadInput, Cancelled
 from core.model.features import RandomFeatures
 from core.model.generator import ARCH_TYPE
 from core.training import losses
-from core.training.data import CropSampler, load_rgb
+from core.training.data import PAINTING_MAX_SIDE, CropSampler, fit_painting, load_rgb
 from core.training.options import EFFORT
 from core.training.trainer import TrainSettings, _Run, run_training, train_style
 
@@ -174,6 +174,30 @@ def test_balanced_effort_is_the_training_default():
     """The add-on's Balanced effort trains like ``python -m core train`` and the shipped styles."""
     steps, size, _budget = EFFORT["BALANCED"]
     assert (steps, size) == (TrainSettings().steps, TrainSettings().size)
+
+
+def test_jittered_crops_of_a_large_image_keep_their_scale():
+    """Crops are cut from a window and resampled alone, at 2^+-jitter of native scale."""
+    ramp = torch.linspace(0, 1, 1536).expand(3, 1024, 1536).contiguous()
+    sampler = CropSampler([ramp], 64, torch.Generator().manual_seed(0), scale_jitter=0.25,
+                          rotate=False)
+    native = 1 / 1535
+    slopes = []
+    for _ in range(40):
+        row = sampler.batch(1)[0, 0, 32]
+        slopes.append(abs(float(row[48] - row[16])) / 32 / native)
+    assert all(2 ** -0.26 < s < 2 ** 0.26 for s in slopes)
+    assert max(slopes) / min(slopes) > 1.2  # jittered, not one scale
+
+
+def test_a_large_painting_is_trained_at_the_shipped_paintings_size():
+    """A big scan comes down to ``PAINTING_MAX_SIDE``; a web-sized painting stays as is."""
+    scan = torch.rand(3, 2400, 3000)
+    fitted = fit_painting(scan)
+    assert fitted.shape == (3, round(2400 * PAINTING_MAX_SIDE / 3000), PAINTING_MAX_SIDE)
+    small = torch.rand(3, 400, 500)
+    assert fit_painting(small) is small
+    assert fit_painting(small, 2.0).shape == (3, 800, 1000)
 
 
 def test_content_crops_are_retoned_lighter_and_darker_half_the_time():
