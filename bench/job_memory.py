@@ -39,14 +39,15 @@ print(json.dumps({"mb": (peak - base) / 1024}))
 """
 
 
-def measure(kind: str, a: int, b: int, *more: str) -> float:
-    """Peak RSS (MB) of one case in a fresh process, over its baseline after imports."""
+def measure(kind: str, a: int, b: int, *more: str, side: int = 0) -> float:
+    """Peak RSS (MB) of one case in a fresh process, over its baseline after imports; its
+    image is ``side`` px square (default: the size, at least 64)."""
     import numpy as np
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "in.png"
-        side = max(a, 64)
+        side = side or max(a, 64)
         pixels = np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(image)
         done = subprocess.run(
@@ -67,6 +68,10 @@ def main() -> None:
         measured = measure("train", size, batch)
         estimate = train_memory({}, size, batch) / 2**20
         print(f"{f'train size {size} batch {batch}':<28}{measured:>12.0f}{estimate:>12.0f}")
+    # Style and content are the same 4096^2 file here: training holds it twice.
+    measured = measure("train", 128, 2, side=4096)
+    estimate = train_memory({}, 128, 2, 2 * 4096**2) / 2**20
+    print(f"{'train 128 x 2 on 4096^2':<28}{measured:>12.0f}{estimate:>12.0f}")
     for side, tile in ((1024, 256), (1024, 512), (2048, 1024)):
         measured = measure("stylize", side, tile, model)
         estimate = stylize_memory({}, side, side, tile) / 2**20

@@ -64,8 +64,7 @@ class JobIntake:
             train_settings=train_settings,
             device=stylize_settings.device,
         )
-        check_job(job, sum(info.width * info.height for info in refs),
-                  config.max_job_memory_bytes)
+        check_job(job, refs, config.max_job_memory_bytes)
         return job
 
     def model_ref(self, ref: str, host: str | None) -> str | Job:

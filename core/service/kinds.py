@@ -108,10 +108,13 @@ def _train(job: Job, progress: ProgressFn | None) -> Path:
     """Train (or fetch from the cache) the model for the job's styles and content."""
     from ..training.trainer import train_style
 
-    content = job.content or [image.info.path for image in job.images]
-    return Path(
-        train_style(job.styles, content, None, job.train_settings, progress, job.cancel)
-    )
+    return Path(train_style(job.styles, training_images(job), None, job.train_settings,
+                            progress, job.cancel))
+
+
+def training_images(job: Job) -> list[Path]:
+    """What a job trains on besides its paintings: its content, else the images it stylizes."""
+    return job.content or [image.info.path for image in job.images]
 
 
 def _stylize_all(job: Job, model_name: str, progress: ProgressFn | None) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .jobs import Job
-from .kinds import KINDS
+from .kinds import KINDS, training_images
+from .refs import CheckedImage
 from .settings import SettingsError
 
 #: Largest sum of width * height over every image of one job (four 16K or sixteen 8K).
@@ -27,6 +29,9 @@ MAX_JOB_PIXELS = 2**30
 _TRAIN_BYTES_PER_PIXEL = 3_000
 _TILE_BYTES_PER_PIXEL = 400
 _IMAGE_BYTES_PER_PIXEL = 60
+# A training run holds every painting and content image whole as float32 RGB (12), and
+# a decode's copy of the one being read.
+_TRAINING_IMAGE_BYTES_PER_PIXEL = 16
 _BASE_BYTES = 250 * 2**20  # loss network, critic and buffers besides the generator
 
 
@@ -57,10 +62,12 @@ def _width_factor(arch: dict[str, Any]) -> tuple[int, float]:
     return params, (params / _parameters("{}")) ** 0.5
 
 
-def train_memory(arch: dict[str, Any], size: int, batch: int) -> int:
-    """Estimated peak bytes of training: weights + Adam state + a step's activations."""
+def train_memory(arch: dict[str, Any], size: int, batch: int, image_pixels: int = 0) -> int:
+    """Estimated peak bytes of training: weights + Adam state + a step's activations + the
+    images it crops from (``image_pixels`` in all)."""
     params, scale = _width_factor(arch)
-    return int(_BASE_BYTES + 16 * params + _TRAIN_BYTES_PER_PIXEL * scale * batch * size * size)
+    return int(_BASE_BYTES + 16 * params + _TRAIN_BYTES_PER_PIXEL * scale * batch * size * size
+               + _TRAINING_IMAGE_BYTES_PER_PIXEL * image_pixels)
 
 
 def stylize_memory(arch: dict[str, Any], width: int, height: int, tile: int) -> int:
@@ -81,18 +88,22 @@ def check_memory(estimate: int, budget_bytes: int | None) -> None:
         )
 
 
-def job_memory(job: Job) -> int:
-    """Estimated peak bytes of a job: its training step or its largest image, whichever is more."""
+def job_memory(job: Job, inputs: Sequence[CheckedImage]) -> int:
+    """Estimated peak bytes of a job (its ``inputs`` give the images' sizes): its training
+    or its largest image, whichever is more."""
     train = job.train_settings
     arch = dict(train.arch) if train else {}
-    trains = KINDS[job.kind].will_train(job.model_ref is not None)
-    needs = [train_memory(arch, train.size, train.batch)] if trains else []
+    needs = []
+    if KINDS[job.kind].will_train(job.model_ref is not None):
+        pixels = {image.path: image.width * image.height for image in inputs}
+        held = sum(pixels[path] for path in [*job.styles, *training_images(job)])
+        needs.append(train_memory(arch, train.size, train.batch, held))
     needs += [stylize_memory(arch, image.info.width, image.info.height, image.settings.tile)
               for image in job.images]
     return max(needs, default=0)
 
 
-def check_job(job: Job, input_pixels: int, budget_bytes: int | None) -> None:
-    """Refuse a job over MAX_JOB_PIXELS (all its inputs) or over the memory budget."""
-    check_pixels(input_pixels)
-    check_memory(job_memory(job), budget_bytes)
+def check_job(job: Job, inputs: Sequence[CheckedImage], budget_bytes: int | None) -> None:
+    """Refuse a job over MAX_JOB_PIXELS (all its ``inputs``) or over the memory budget."""
+    check_pixels(sum(image.width * image.height for image in inputs))
+    check_memory(job_memory(job, inputs), budget_bytes)

@@ -193,15 +193,21 @@ def test_too_many_pixels_in_one_job_is_422(worker: WorkerClient, inputs: Path,
 def test_a_job_over_the_memory_budget_is_422(tmp_path: Path, inputs: Path) -> None:
     served = serve(tmp_path, "--allow-root", str(inputs), "--max-job-memory-mb", "400")
 
-    def train(settings: dict) -> tuple[int, dict]:
+    big = inputs / "big8k.png"  # a few hundred bytes claiming 8192 x 8192
+    png_with_size(big, 8192, 8192)
+
+    def train(settings: dict, content: Path = inputs / "content.png") -> tuple[int, dict]:
         body = {"kind": "train", "styles": [str(inputs / "style.png")],
-                "content": [str(inputs / "content.png")], "settings": settings}
+                "content": [str(content)], "settings": settings}
         return served.request("POST", "/jobs", json.dumps(body).encode(), headers=JSON)
 
     try:
         status, reply = train({"size": 512, "batch": 4})  # under the caps, over the budget
         assert status == 422 and "--max-job-memory-mb" in reply["detail"]
         assert "MB" in reply["detail"]
+        # Small steps, but training holds its 8192^2 content whole (about 1 GB).
+        status, reply = train({"size": 32, "batch": 1, "steps": 1}, big)
+        assert status == 422 and "--max-job-memory-mb" in reply["detail"]
         assert train({"size": 32, "batch": 1, "steps": 1})[0] == 201
     finally:
         served.stop()
