@@ -73,11 +73,16 @@ def _printer(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the shipped default styles.")
-    parser.add_argument("names", nargs="*", default=list(SHIPPED), choices=[BASE, *SHIPPED])
+    # Checked here, not with ``choices``: argparse refuses an empty list against them.
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"what to train: {', '.join([BASE, *SHIPPED])} (default: the styles)")
     parser.add_argument("--out", type=Path, default=SHIPPED_DIR)
     args = parser.parse_args(argv)
     contents = sorted((ROOT / "demo" / "assets").glob("*/*.jpg"))
-    names = args.names
+    names = args.names or list(SHIPPED)
+    unknown = sorted(set(names) - {BASE, *SHIPPED})
+    if unknown:
+        parser.error(f"unknown name {', '.join(unknown)}; known: {', '.join([BASE, *SHIPPED])}")
     if BASE in names:
         train_base(contents)
         names = [n for n in names if n != BASE] or list(SHIPPED)
