@@ -50,7 +50,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .blur import binomial, upsample
 from .exemplar import CELL, PATCH, patch_marks
+from .ground import RADIUS as GROUND_RADIUS
+from .ground import settle_ground
 from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
 from .strokes import STREAKS, STROKE_RADIUS, stroke_field
@@ -140,27 +143,6 @@ def _coords_of(x: torch.Tensor, coords: Coords | None) -> Coords:
     return rows.to(x.device), cols.to(x.device)
 
 
-def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
-    # From a plain (NCHW) layout: torch's channels-last bilinear kernel took 2.5x as
-    # long on these three-channel residuals.
-    return F.interpolate(x.contiguous(), scale_factor=factor, mode="bilinear",
-                         align_corners=False)
-
-
-def _binomial(x: torch.Tensor) -> torch.Tensor:
-    """Separable [1, 2, 1] / 4 blur (replicated borders): zero response at Nyquist.
-
-    In fp32 outside autocast, like ``_LowPass``: on three channels it costs nothing, and
-    oneDNN's bf16 channels-last depthwise path raised an 8192^2 stylize's peak by 130 MB.
-    """
-    channels = x.shape[1]
-    with torch.autocast(x.device.type, enabled=False):
-        x = F.pad(x.float(), (1, 1, 1, 1), mode="replicate")
-        kernel = x.new_tensor([0.25, 0.5, 0.25])
-        x = F.conv2d(x, kernel.view(1, 1, 1, 3).expand(channels, 1, 1, 3), groups=channels)
-        return F.conv2d(x, kernel.view(1, 1, 3, 1).expand(channels, 1, 3, 1), groups=channels)
-
-
 class _LowPass(nn.Module):
     """Fixed Gaussian blur (sigma 3 px) of the RGB input before the 1/4-resolution path.
 
@@ -212,7 +194,9 @@ class Generator(nn.Module):
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
         # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less;
         # the stroke field reaches ``STROKE_RADIUS``.
-        radius = max(_LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8, STROKE_RADIUS)
+        # ``settle_ground`` reads ``GROUND_RADIUS`` further.
+        coarse_radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
+        radius = max(coarse_radius + GROUND_RADIUS, STROKE_RADIUS)
         self.context = -(-radius // self.multiple) * self.multiple
         self.border = 0 if mirrored else self.context
         self.low_pass = _LowPass()
@@ -239,9 +223,14 @@ class Generator(nn.Module):
         stem, deep = self._coarse(centred, coords)
         planes = self._planes(centred, coords)
         fine = self._fine(planes) if torch.is_grad_enabled() else self._fine_in_bands(planes)
-        quarter = _upsample(_binomial(self.quarter_head(self.quarter(stem))), 4)
-        # Summed into the head's fresh output: no full-resolution temporaries.
-        return fine.add_(x).add_(quarter).add_(_upsample(self.deep_head(deep), 8))
+        quarter = binomial(self.quarter_head(self.quarter(stem)))
+        deep = self.deep_head(deep).float()
+        coarse = upsample(quarter, 4).add_(upsample(deep, 8))
+        settled = settle_ground(x, coarse, quarter + upsample(deep, 2))
+        if settled is not None:
+            coarse += settled
+        # Summed into the head's fresh output: no further full-resolution temporaries.
+        return fine.add_(x).add_(coarse)
 
     def set_marks(self, bank: torch.Tensor) -> None:
         """Use ``bank`` (``exemplar.painting_patches``) as the painting's marks."""

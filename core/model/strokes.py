@@ -27,7 +27,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from .blur import gaussian_blur
+from .blur import gaussian_blur, luminance
 from .noise import position_noise
 
 #: Half-resolution pixels a stroke reaches either side of its centre (taps per side).
@@ -60,7 +60,7 @@ def stroke_field(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
     that fade, the gate other marks share."""
     with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
         half = F.avg_pool2d(centred.float(), 2)
-        luma = (half * half.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+        luma = luminance(half)
         directions, energy = stroke_directions(luma, _swirl_tensor(rows, cols))
         noise = position_noise(rows[:, ::2], cols[:, ::2], STREAKS, _NOISE_CHANNELS)
         streaks = line_integral(noise, directions)

@@ -12,15 +12,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ..model.blur import gaussian_blur
-
-_LUMA = (0.299, 0.587, 0.114)
-
-
-def luminance(x: torch.Tensor) -> torch.Tensor:
-    """(N,3,H,W) -> (N,1,H,W) Rec.601 luma."""
-    w = x.new_tensor(_LUMA).view(1, 3, 1, 1)
-    return (x * w).sum(dim=1, keepdim=True)
+from ..model.blur import gaussian_blur, luminance
 
 
 def _flat(feat: torch.Tensor) -> torch.Tensor:

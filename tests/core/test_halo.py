@@ -1,5 +1,6 @@
 """Halos: the training term that prices rims and glows beside the input's strong edges,
-and the bench's independent halo score, each tell a colour map from a glow."""
+and the bench's independent halo score, each tell a colour map from a glow; the
+generator's ground step takes a coarse glow off flat ground."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import sys
 from pathlib import Path
 
 import torch
+from torch.nn import functional as F
 
+from core.model.ground import settle_ground
 from core.training import losses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -57,3 +60,38 @@ def test_halo_score_sees_a_glow():
     assert halo_score(source, glow(source)) > 0.05
     busy = torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(1))
     assert halo_score(busy, busy) is None  # no edge with a flat side: nothing to measure
+
+
+def test_settle_ground_lifts_a_coarse_glow_off_flat_ground_and_leaves_the_rest():
+    # A furry disc cut out on white, like the held-out horse.
+    size, gen = 192, torch.Generator().manual_seed(3)
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    figure = (((x - 96) ** 2 + (y - 96) ** 2) < 40**2).float()[None, None]
+    fur = torch.tensor([0.45, 0.25, 0.12]).view(1, 3, 1, 1) * (0.5 + torch.rand(1, 1, size, size,
+                                                                                generator=gen))
+    source = figure * fur + (1 - figure)
+    # A coarse residual like the network's: a uniform shift plus a rim that spreads from
+    # the figure onto the white ground (what a 4 px grid straddling the outline paints).
+    coarse = 0.05 + 0.3 * losses.gaussian_blur(figure, 6.0).expand(-1, 3, -1, -1)
+    settled = coarse + settle_ground(source, coarse, F.avg_pool2d(coarse, 4))
+    white = (1 - figure)[0, 0].bool()
+    # 3-12 px out: the outline's own 2 px blend stays (its pixels are not flat).
+    rim = (F.max_pool2d(figure, 25, stride=1, padding=12)
+           - F.max_pool2d(figure, 5, stride=1, padding=2))[0, 0] > 0
+    far = white & (F.max_pool2d(figure, 81, stride=1, padding=40)[0, 0] == 0)
+
+    def glow_of(residual: torch.Tensor) -> float:
+        return float((residual[0][:, rim].mean(1) - residual[0][:, far].mean(1)).abs().max())
+
+    assert glow_of(coarse) > 0.02
+    assert glow_of(settled) < 0.25 * glow_of(coarse)
+    inside = figure[0, 0] > 0
+    assert float((settled - coarse)[..., inside].abs().max()) < 1e-3
+    # A shift everywhere is a colour change, not a glow; texture keeps what was painted.
+    shift = torch.full_like(coarse, 0.05)
+    assert float(settle_ground(source, shift, F.avg_pool2d(shift, 4)).abs().max()) < 1e-4
+    busy = torch.rand(1, 3, 96, 96, generator=gen)
+    glowing = coarse[..., 48:144, 48:144]
+    assert settle_ground(busy, glowing, F.avg_pool2d(glowing, 4)) is None  # skipped, exactly
+    plain = torch.full_like(busy, 0.7)  # no edge at all
+    assert settle_ground(plain, glowing, F.avg_pool2d(glowing, 4)) is None
