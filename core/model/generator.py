@@ -226,7 +226,10 @@ class Generator(nn.Module):
         quarter = binomial(self.quarter_head(self.quarter(stem)))
         deep = self.deep_head(deep).float()
         coarse = upsample(quarter, 4).add_(upsample(deep, 8))
-        settled = settle_ground(x, coarse, quarter + upsample(deep, 2))
+        # At inference only: in training's loop the network learned to paint its glow
+        # beyond the step's reach (a new painting's halo +40%, see ``ground``).
+        settled = None if torch.is_grad_enabled() else settle_ground(
+            x, coarse, quarter + upsample(deep, 2))
         if settled is not None:
             coarse += settled
         # Summed into the head's fresh output: no further full-resolution temporaries.

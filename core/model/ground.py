@@ -14,6 +14,10 @@ streaks, which the full-resolution convs add.
 
 All of it is a function of the input and the coarse residual, so a tile computes it
 the same as the whole image given ``RADIUS`` more pixels of context.
+
+It runs at inference only. In training's loop the network learned to paint its glow
+just beyond the step's reach: a new painting (mosaic, CLI defaults) had a cyan rim
+round the held-out horse and a halo score .048, against .034 trained without it.
 """
 
 from __future__ import annotations

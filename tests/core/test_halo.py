@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from core.model.generator import build_generator
 from core.model.ground import settle_ground
 from core.training import losses
 
@@ -95,3 +96,17 @@ def test_settle_ground_lifts_a_coarse_glow_off_flat_ground_and_leaves_the_rest()
     assert settle_ground(busy, glowing, F.avg_pool2d(glowing, 4)) is None  # skipped, exactly
     plain = torch.full_like(busy, 0.7)  # no edge at all
     assert settle_ground(plain, glowing, F.avg_pool2d(glowing, 4)) is None
+
+
+def test_the_generator_settles_ground_at_inference_only():
+    torch.manual_seed(0)
+    generator = build_generator().eval()
+    torch.nn.init.normal_(generator.quarter_head.weight, std=0.05)  # a coarse residual
+    source = silhouettes(128)[None]
+    with torch.no_grad():
+        settled = generator(source)
+    with torch.enable_grad():
+        painted = generator(source).detach()
+    changed = (settled - painted).abs().amax(1)[0]
+    assert float(changed.max()) > 1e-3  # the step ran
+    assert float(changed[:20, 100:].max()) < 1e-5  # far from every edge: untouched
