@@ -228,10 +228,10 @@ class Generator(nn.Module):
         coarse = upsample(quarter, 4).add_(upsample(deep, 8))
         # At inference only: in training's loop the network learned to paint its glow
         # beyond the step's reach (a new painting's halo +40%, see ``ground``).
-        settled = None if torch.is_grad_enabled() else settle_ground(
-            x, coarse, quarter + upsample(deep, 2))
-        if settled is not None:
-            coarse += settled
+        if not torch.is_grad_enabled():
+            settled = settle_ground(x, coarse, quarter + upsample(deep, 2))
+            if settled is not None:
+                coarse += settled
         # Summed into the head's fresh output: no further full-resolution temporaries.
         return fine.add_(x).add_(coarse)
 
