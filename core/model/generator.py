@@ -52,8 +52,8 @@ from torch.nn import functional as F
 
 from .blur import binomial, upsample
 from .exemplar import CELL, PATCH, patch_marks
+from .ground import COARSE_REACH, settle_ground
 from .ground import RADIUS as GROUND_RADIUS
-from .ground import settle_ground
 from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
 from .strokes import STREAKS, STROKE_RADIUS, stroke_field
@@ -194,9 +194,10 @@ class Generator(nn.Module):
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
         # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less;
         # the stroke field reaches ``STROKE_RADIUS``.
-        # ``settle_ground`` reads ``GROUND_RADIUS`` further.
+        # ``settle_ground`` reads the coarse residual ``COARSE_REACH`` further, and the
+        # input ``GROUND_RADIUS`` far.
         coarse_radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
-        radius = max(coarse_radius + GROUND_RADIUS, STROKE_RADIUS)
+        radius = max(coarse_radius + COARSE_REACH, GROUND_RADIUS, STROKE_RADIUS)
         self.context = -(-radius // self.multiple) * self.multiple
         self.border = 0 if mirrored else self.context
         self.low_pass = _LowPass()

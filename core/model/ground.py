@@ -13,7 +13,7 @@ far ground of its colour close by, keep what the network painted; so do the mark
 streaks, which the full-resolution convs add.
 
 All of it is a function of the input and the coarse residual, so a tile computes it
-the same as the whole image given ``RADIUS`` more pixels of context.
+the same as the whole image given the context ``RADIUS`` and ``COARSE_REACH`` ask for.
 
 It runs at inference only. In training's loop the network learned to paint its glow
 just beyond the step's reach: a new painting (mosaic, CLI defaults) had a cyan rim
@@ -43,11 +43,12 @@ REACH = 8
 SAME_COLOUR = 0.08
 #: Share of a window's cells that must be far flat ground for the full replacement.
 ENOUGH_GROUND = 0.05
-#: How far from a pixel this step reads the input: the far ground's cells (the window
-#: and the bilinear step from it), their edges' reach, and the gradient. The coarse
-#: residual it reads lies within that too, so a tile needs this much context beyond
-#: the coarse levels'.
+#: How far from a pixel this step reads the input itself: the far ground's cells (the
+#: window and the bilinear step from it), their edges' reach, and the gradient ...
 RADIUS = 4 * (REACH + 2) + 4 * (NEAR + 2) + 2
+#: ... and how far the coarse residual's cells it reads lie: a tile needs this much
+#: context beyond the coarse levels' own.
+COARSE_REACH = 4 * (REACH + 2)
 
 
 def _gradient_energy(luma: torch.Tensor) -> torch.Tensor:
@@ -87,6 +88,8 @@ def settle_ground(image: torch.Tensor, coarse: torch.Tensor, coarse_cells: torch
         if not bool(edge_cells.any()):
             return None
         near_cells = _dilate(edge_cells, NEAR)
+        if not bool(_dilate(1.0 - near_cells, 1).any()):
+            return None  # edges everywhere (most wood, fabric, stone): no far ground
         near = upsample(near_cells, 4).mul_(1.0001).clamp_(max=1.0)
         flat = FLAT_ENERGY**2 / (energy.square() + FLAT_ENERGY**2)
         far = F.avg_pool2d(flat * (1.0 - near), 4)
