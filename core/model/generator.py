@@ -29,6 +29,10 @@ convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
 lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the painting's
 own marks (``marks``: patches of its detail, cut when the style is trained and stored
 with the model, laid down by position; ``exemplar.py``), faded like the streaks.
+Streaks and marks are noise: they hold energy at every frequency, and over a texture
+with little fine detail across its grain that alone lifted the lattice peak 1.5-2.2x
+(by chance of where the marks fell). So the whole residual is notched at the lattice
+frequencies (``lattice.point_notch``), after the clip to 0..1 at inference.
 Every norm is a ``TileNorm`` so tiled inference can share one image's statistics.
 
 Every 3x3 conv reads a mirror of its input beyond the edges (``padding="reflect"``):
@@ -54,11 +58,14 @@ from .blur import binomial, upsample
 from .exemplar import CELL, PATCH, patch_marks
 from .ground import COARSE_REACH, settle_ground
 from .ground import RADIUS as GROUND_RADIUS
+from .lattice import POINT_NOTCH_RADIUS, point_notch
 from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
 from .strokes import STREAKS, STROKE_RADIUS, stroke_field
 
-ARCH_TYPE = "restyle-gen8"
+ARCH_TYPE = "restyle-gen9"
+#: The type whose residual was not notched at the lattice frequencies.
+UNNOTCHED_TYPE = "restyle-gen8"
 #: The type before the painting's own marks: the same network without, so its files load.
 MARKLESS_TYPE = "restyle-gen7"
 #: The type whose convs padded with zeros (the tiler mirrors a border for it).
@@ -177,7 +184,7 @@ class Generator(nn.Module):
     def __init__(
         self, width: int = 64, deep_width: int = 96, blocks: int = 4, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
-        padding: str = MIRROR, marks: int = 32,
+        padding: str = MIRROR, marks: int = 32, notched: bool = True,
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
@@ -185,19 +192,23 @@ class Generator(nn.Module):
         mirrored = padding == MIRROR
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
-                     "gated_strokes": gated_strokes, "padding": padding, "marks": marks}
+                     "gated_strokes": gated_strokes, "padding": padding, "marks": marks,
+                     "notched": notched}
         self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
+        self.notched = notched
         self.marks = marks if strokes else 0  # the marks fade with the streaks' gate
         self.multiple = CELL if self.marks else 8
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
         # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less;
-        # the stroke field reaches ``STROKE_RADIUS``.
+        # the stroke field reaches ``STROKE_RADIUS``. The residual's notch reads
+        # ``POINT_NOTCH_RADIUS`` beyond all of them.
         # ``settle_ground`` reads the coarse residual ``COARSE_REACH`` further, and the
         # input ``GROUND_RADIUS`` far.
         coarse_radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
         radius = max(coarse_radius + COARSE_REACH, GROUND_RADIUS, STROKE_RADIUS)
+        radius += POINT_NOTCH_RADIUS * notched
         self.context = -(-radius // self.multiple) * self.multiple
         self.border = 0 if mirrored else self.context
         self.low_pass = _LowPass()
@@ -234,7 +245,15 @@ class Generator(nn.Module):
             if settled is not None:
                 coarse += settled
         # Summed into the head's fresh output: no further full-resolution temporaries.
-        return fine.add_(x).add_(coarse)
+        residual = fine.add_(coarse)
+        if not self.notched:
+            return residual.add_(x)
+        if not torch.is_grad_enabled():
+            # The result is clamped to 0..1, and clipping adds energy at every frequency
+            # (saturated checks: 1.3x the input's lattice). Notched after the clip, the
+            # result only overshoots by the residual's own lattice band.
+            residual = residual.add_(x).clamp_(0, 1).sub_(x)
+        return point_notch(residual).add_(x)
 
     def set_marks(self, bank: torch.Tensor) -> None:
         """Use ``bank`` (``exemplar.painting_patches``) as the painting's marks."""
@@ -303,10 +322,13 @@ FINE_HALO = 3
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
-    MARKLESS_TYPE: partial(Generator, marks=0),
-    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0),
-    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS, marks=0),
-    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS, marks=0),
+    UNNOTCHED_TYPE: partial(Generator, notched=False),
+    MARKLESS_TYPE: partial(Generator, marks=0, notched=False),
+    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0, notched=False),
+    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS, marks=0,
+                          notched=False),
+    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS, marks=0,
+                            notched=False),
 }
 
 

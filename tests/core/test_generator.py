@@ -14,6 +14,7 @@ from core.model.generator import (
     ARCH_TYPE,
     FINE_BAND,
     MARKLESS_TYPE,
+    UNNOTCHED_TYPE,
     ZERO_PADDED_TYPE,
     Generator,
     build_generator,
@@ -117,14 +118,21 @@ def test_flat_input_stays_flat_to_the_edges_only_with_mirror_padding(kind):
 
 
 def test_inference_in_bands_equals_training_forward():
-    """Without autograd the full-resolution path runs in bands of rows: the same numbers."""
+    """Without autograd the full-resolution path runs in bands of rows: the same numbers
+    (on a result inference's clip to 0..1 leaves alone)."""
     g = _random_generator(1)
-    x = torch.rand(1, 3, 2 * FINE_BAND + 24, 48).contiguous(memory_format=torch.channels_last)
+    for head in (g.head, g.quarter_head, g.deep_head):
+        head.weight.data.mul_(0.002)
+        head.bias.data.mul_(0.002)
+    x = torch.rand(1, 3, 2 * FINE_BAND + 24, 48) * 0.5 + 0.25
+    x = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         banded = g(x)
     with torch.enable_grad():
         whole = g(x)
     assert whole.requires_grad and not banded.requires_grad
+    assert float(whole.min()) > 0 and float(whole.max()) < 1
+    assert float((whole.detach() - x).abs().max()) > 1e-3  # the heads paint something
     assert torch.allclose(banded, whole.detach(), rtol=1e-5, atol=1e-5)
 
 
@@ -149,6 +157,30 @@ def test_markless_files_rebuild_without_the_paintings_marks():
     assert not hasattr(old, "mark_bank") and old.skin.in_channels == 5
     new = build_generator(width=8, deep_width=16, blocks=1)
     assert new.multiple == 16 and new.skin.in_channels == 5 + 3
+
+
+def test_residual_is_notched_at_the_lattice_frequencies():
+    """What the generator adds (after the clip to 0..1) holds next to no power at the
+    period-4/8 lattice frequencies; ``restyle-gen8`` files rebuild unnotched, as they were
+    trained, and there the residual holds about as much there as anywhere."""
+    g = _random_generator(4)
+    old = build_generator(type=UNNOTCHED_TYPE, width=16, deep_width=32, blocks=2)
+    old.load_state_dict(g.state_dict())
+    side = 256
+    x = torch.rand(1, 3, side, side)
+    lattice = [(side // 4, 0), (0, side // 4), (side // 8, 0), (0, side // 8),
+               (side // 4, side // 4), (side // 8, side // 8), (side // 8, -side // 8)]
+
+    def lattice_share(gen: Generator) -> float:
+        with torch.no_grad():
+            residual = (gen.eval()(x) - x)[0]
+        window = torch.outer(torch.hann_window(side), torch.hann_window(side))
+        power = torch.fft.fft2((residual - residual.mean(dim=(1, 2), keepdim=True)) * window)
+        power = power.abs().square()
+        return float(torch.stack([power[:, r, c] for r, c in lattice]).mean() / power.mean())
+
+    assert lattice_share(g) < 0.01
+    assert lattice_share(old) > 0.3
 
 
 def test_statistics_pass_records_what_the_whole_forward_records():

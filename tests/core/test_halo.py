@@ -101,12 +101,15 @@ def test_settle_ground_lifts_a_coarse_glow_off_flat_ground_and_leaves_the_rest()
 def test_the_generator_settles_ground_at_inference_only():
     torch.manual_seed(0)
     generator = build_generator().eval()
-    torch.nn.init.normal_(generator.quarter_head.weight, std=0.05)  # a coarse residual
-    source = silhouettes(128)[None]
+    torch.nn.init.normal_(generator.quarter_head.weight, std=0.004)  # a coarse residual
+    # Mid-grey silhouettes: inference also clips the result to 0..1, and nothing may clip.
+    source = silhouettes(128)[None] * 0.5 + 0.25
     with torch.no_grad():
         settled = generator(source)
     with torch.enable_grad():
         painted = generator(source).detach()
+    assert float(painted.min()) > 0 and float(painted.max()) < 1
     changed = (settled - painted).abs().amax(1)[0]
-    assert float(changed.max()) > 1e-3  # the step ran
-    assert float(changed[:20, 100:].max()) < 1e-5  # far from every edge: untouched
+    assert float(changed.max()) > 1e-2  # the step ran
+    # Far from every edge: untouched but for the lattice notch's faint reach.
+    assert float(changed[:20, 100:].max()) < 0.01 * float(changed.max())

@@ -3,6 +3,7 @@ lattice frequencies, whether the model is briefly trained or shipped."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PIL import Image
 from torch.nn import functional as F
 
 from core.inference.stylize import StylizeSettings, stylize_array
+from core.model.lattice import LATTICE_FREQUENCIES, POINT_NOTCH_RADIUS, point_notch
 from core.store import StyleModel, load_model
 from core.training import data, losses
 from core.training.trainer import TrainSettings, run_training
@@ -88,3 +90,28 @@ def test_jpeg_round_trip_adds_block_edges_where_a_file_has_them():
     rough = data.jpeg_round_trip(crop, torch.Generator().manual_seed(0), qualities=(20, 21))
     steps = (rough - crop).abs().mean(dim=(0, 1, 3))  # per row
     assert rough.shape == crop.shape and float(steps.mean()) > 0.002
+
+
+def _wave(fy: float, fx: float, side: int = 128) -> torch.Tensor:
+    y, x = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    return torch.cos(2 * math.pi * (fy * y + fx * x) + 0.7).expand(1, 3, side, side)
+
+
+def test_point_notch_removes_the_lattice_frequencies_and_keeps_the_rest():
+    inner = (slice(None), slice(None), slice(32, 96), slice(32, 96))
+    for fy, fx in LATTICE_FREQUENCIES:
+        assert float(point_notch(_wave(fy, fx))[inner].abs().max()) < 0.01
+    for fy, fx in [(0.19, 0.125), (0.3, 0.1), (0.02, 0.0), (0.5, 0.5), (0.375, 0.0)]:
+        kept = point_notch(_wave(fy, fx))[inner].std() / _wave(fy, fx)[inner].std()
+        assert 0.97 < float(kept) < 1.03
+    noise = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    assert float(point_notch(noise).var() / noise.var()) > 0.93
+
+
+def test_point_notch_of_a_tile_on_the_block_grid_is_the_whole_images():
+    image = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(1))
+    whole = point_notch(image)
+    tile = point_notch(image[..., 64:, 72:])
+    r = POINT_NOTCH_RADIUS
+    assert torch.allclose(whole[..., 64 + r : -r, 72 + r : -r], tile[..., r:-r, r:-r],
+                          atol=1e-6)
