@@ -24,7 +24,6 @@ _FINISH_ROWS = 256  # rows per chunk when finishing a resampled image
 # Rec. 601 full-range RGB <-> YCbCr: luminance from the stylized image, chroma kept.
 _TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
                     [0.5, -0.418688, -0.081312]], np.float32)
-_FROM_YCC = np.linalg.inv(_TO_YCC).astype(np.float32)
 
 
 @dataclass
@@ -68,12 +67,27 @@ def _finisher(settings: StylizeSettings) -> FinishFn | None:
 
     def finish(styl: np.ndarray, src: np.ndarray) -> np.ndarray:
         if settings.preserve_color:
-            ycc = src @ _TO_YCC.T
-            ycc[..., 0] = styl @ _TO_YCC[0]
-            styl = np.clip(ycc @ _FROM_YCC.T, 0.0, 1.0)
+            styl = keep_colours(styl, src)
         return src + strength * (styl - src) if strength < 1.0 else styl
 
     return finish
+
+
+def keep_colours(styl: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``src``'s chroma (YCbCr) under ``styl``'s luminance, both (..., 3) in 0..1.
+
+    Where that colour falls outside 0..1 its chroma shrinks toward grey until it fits, so
+    luminance and hue stay exact. Clipping each channel instead shifted both, and on
+    saturated textures its kinks painted a lattice the generator's notch had removed
+    (the red tablecloth under Udnie: 1.59x the input's lattice ratio).
+    """
+    luma = (styl @ _TO_YCC[0])[..., None]
+    chroma = src - (src @ _TO_YCC[0])[..., None]  # Cb and Cr as an offset from grey
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(chroma > 0, (1.0 - luma) / chroma,
+                        np.where(chroma < 0, -luma / chroma, np.inf))
+    fit = np.clip(room.min(axis=-1, keepdims=True), 0.0, 1.0)
+    return np.clip(luma + fit * chroma, 0.0, 1.0)
 
 
 def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

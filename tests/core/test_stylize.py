@@ -11,7 +11,13 @@ from tiny_models import smooth_image, tileable_image, tiny_model, to_uint8
 
 from core.errors import BadInput, Cancelled
 from core.inference import tiling
-from core.inference.stylize import _TO_YCC, StylizeSettings, stylize_array, stylize_file
+from core.inference.stylize import (
+    _TO_YCC,
+    StylizeSettings,
+    keep_colours,
+    stylize_array,
+    stylize_file,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +56,24 @@ def test_preserve_color_keeps_chroma_and_takes_stylized_luminance(model):
     full = stylize_array(model, image, StylizeSettings())
     kept = stylize_array(model, image, StylizeSettings(preserve_color=True))
     ycc_in, ycc_full, ycc_kept = (x @ _TO_YCC.T for x in (image, full, kept))
-    unclipped = (kept > 0.001).all(-1) & (kept < 0.999).all(-1)
-    assert unclipped.mean() > 0.5
-    assert np.abs(ycc_kept[unclipped, 1:] - ycc_in[unclipped, 1:]).max() < 1e-4
-    assert np.abs(ycc_kept[unclipped, 0] - ycc_full[unclipped, 0]).max() < 1e-4
+    inside = (kept > 0.001).all(-1) & (kept < 0.999).all(-1)
+    assert inside.mean() > 0.5
+    assert np.abs(ycc_kept[inside, 1:] - ycc_in[inside, 1:]).max() < 1e-4
+    # Everywhere the luminance is the stylized one; out of gamut, the chroma shrinks
+    # toward grey along the input's own hue.
+    assert np.abs(ycc_kept[..., 0] - ycc_full[..., 0]).max() < 1e-4
+    scale = (np.linalg.norm(ycc_kept[..., 1:], axis=-1)
+             / np.maximum(np.linalg.norm(ycc_in[..., 1:], axis=-1), 1e-6))
+    assert scale.max() < 1 + 1e-3
+    assert np.abs(ycc_kept[..., 1:] - scale[..., None] * ycc_in[..., 1:]).max() < 1e-4
+
+
+def test_keeping_colours_of_a_saturated_red_shrinks_chroma_rather_than_clipping():
+    red = np.array([[[0.95, 0.1, 0.1], [0.9, 0.05, 0.2]]], np.float32)
+    bright = np.full_like(red, 0.8)  # a stylized luminance that cannot hold that red
+    kept = keep_colours(bright, red)
+    assert np.abs(kept @ _TO_YCC[0] - 0.8).max() < 1e-5
+    assert (kept[..., 0] > kept[..., 1]).all() and kept.max() <= 1.0
 
 
 def test_scale_runs_at_another_resolution_and_returns_the_original_size(model):
