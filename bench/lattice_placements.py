@@ -13,7 +13,6 @@ Run: ``.venv/bin/python bench/lattice_placements.py [--styles NAME ...]
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -25,12 +24,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from metrics import lattice_ratio  # noqa: E402
-from quality import HELD_OUT  # noqa: E402
+from quality import judging_parser, parse_judging_args  # noqa: E402
 
 from core.model.exemplar import CELL  # noqa: E402
 from core.model.noise import grid_coords  # noqa: E402
-from core.store import list_styles, load_model  # noqa: E402
-from core.training.data import IMAGE_SUFFIXES, load_rgb  # noqa: E402
+from core.store import load_model  # noqa: E402
+from core.training.data import load_rgb  # noqa: E402
 
 #: Textures are cut to at most this side (the lattice peaks are the same at any size).
 SIDE = 1024
@@ -50,15 +49,9 @@ def placement_ratios(generator, image: torch.Tensor, lat_in: float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--styles", nargs="+",
-                        default=[s["name"] for s in list_styles() if s["source"] == "shipped"])
-    parser.add_argument("--textures", nargs="+", default=sorted(
-        str(p) for p in HELD_OUT.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+    parser = judging_parser(__doc__.splitlines()[0])
     parser.add_argument("--placements", type=int, default=8)
-    args = parser.parse_args()
-    if not args.textures:
-        raise SystemExit(f"No textures given and none found in {HELD_OUT}.")
+    args = parse_judging_args(parser)
     torch.set_grad_enabled(False)
     images = {}
     for path in args.textures:

@@ -86,18 +86,30 @@ def contact_sheet(names: list[str], columns: list[str], cells: list[list[torch.T
     sheet.save(path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def judging_parser(description: str) -> argparse.ArgumentParser:
+    """``--styles`` (default: the shipped ones) and ``--textures`` (default: the held-out
+    ones), which every judging bench takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--styles", nargs="+",
                         default=[s["name"] for s in list_styles() if s["source"] == "shipped"])
     parser.add_argument("--textures", nargs="+", default=sorted(
         str(p) for p in HELD_OUT.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
-    parser.add_argument("--keep-colours", action="store_true",
-                        help="stylize with 'keep original colours' on")
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "quality")
+    return parser
+
+
+def parse_judging_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
     if not args.textures:
         raise SystemExit(f"No textures given and none found in {HELD_OUT}.")
+    return args
+
+
+def main() -> None:
+    parser = judging_parser(__doc__.splitlines()[0])
+    parser.add_argument("--keep-colours", action="store_true",
+                        help="stylize with 'keep original colours' on")
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "quality")
+    args = parse_judging_args(parser)
     torch.set_grad_enabled(False)
     net = MetricNet()
     names = [Path(p).stem for p in args.textures]
