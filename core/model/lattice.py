@@ -18,9 +18,12 @@ from torch.nn import functional as F
 
 from .blur import gaussian_blur
 
+#: The lattice: these periods in pixels, along each of these directions (down, across).
+LATTICE_PERIODS = (4, 8)
+LATTICE_DIRECTIONS = ((1, 0), (0, 1), (1, 1), (1, -1))
 #: The lattice frequencies (cycles per pixel down, across) ``point_notch`` removes.
-LATTICE_FREQUENCIES = ((1 / 4, 0), (0, 1 / 4), (1 / 4, 1 / 4), (1 / 4, -1 / 4),
-                       (1 / 8, 0), (0, 1 / 8), (1 / 8, 1 / 8), (1 / 8, -1 / 8))
+LATTICE_FREQUENCIES = tuple((dy / period, dx / period) for period in LATTICE_PERIODS
+                            for dy, dx in LATTICE_DIRECTIONS)
 #: Every lattice frequency repeats within this many pixels: one demodulated value a block.
 _BLOCK = 8
 #: The blocks' smoothing (in blocks): the notch's width, about 0.016 cycles per pixel.
@@ -61,7 +64,8 @@ def point_notch(x: torch.Tensor) -> torch.Tensor:
     c, h, w = x.shape[1:]
     half = _BLOCK // 2
     with torch.autocast(x.device.type, enabled=False):
-        padded = F.pad(x.float(), (half, half - w % -_BLOCK, half, half - h % -_BLOCK),
+        # Half a tent beyond each edge, and the far edges out to whole blocks.
+        padded = F.pad(x.float(), (half, half + -w % _BLOCK, half, half + -h % _BLOCK),
                        mode="replicate")
         analysis = _ANALYSIS.to(x.device).repeat(c, 1, 1)[:, None]
         bands = F.conv2d(padded, analysis, stride=_BLOCK, groups=c)

@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional as F
 
 from ..model.blur import gaussian_blur, luminance
+from ..model.lattice import LATTICE_DIRECTIONS, LATTICE_PERIODS
 
 
 def _flat(feat: torch.Tensor) -> torch.Tensor:
@@ -152,14 +153,10 @@ class StylePatches:
         return total / len(octaves)
 
 
-#: The periodic-grid frequencies a stylizer must not add energy at: period 4 and 8
-#: along each axis and both diagonals (as ``bench/metrics.lattice_ratio`` measures).
-LATTICE_PERIODS = (4, 8)
-
-
 def _lattice_log_ratios(x: torch.Tensor) -> torch.Tensor:
     """(N, 8) log of the luminance power at each lattice frequency (3x3 bins, max) over
-    the median power of an 11x11 window around it."""
+    the median power of an 11x11 window around it (as ``bench/metrics.lattice_ratio``
+    measures)."""
     lum = luminance(x.float())[:, 0]
     lum = lum - lum.mean(dim=(1, 2), keepdim=True)
     h, w = lum.shape[1:]
@@ -171,7 +168,7 @@ def _lattice_log_ratios(x: torch.Tensor) -> torch.Tensor:
     ratios = []
     for period in LATTICE_PERIODS:
         fy, fx = h // period, w // period
-        for ky, kx in ((fy, 0), (0, fx), (fy, fx), (fy, -fx)):
+        for ky, kx in ((dy * fy, dx * fx) for dy, dx in LATTICE_DIRECTIONS):
             ys = torch.arange(ky - 5, ky + 6, device=x.device) % h
             xs = torch.arange(kx - 5, kx + 6, device=x.device) % w
             patch = power[:, ys][:, :, xs]
