@@ -143,7 +143,8 @@ def main() -> None:
                   f"{lat_in:6.1f} {lat_out:7.1f} {_optional(halo_in):>7} {_optional(halo_out):>5}")
         mean = np.mean(np.array(rows), axis=0)
         worst_lattice = max(r[5] for r in rows)
-        halo = np.nanmean(np.array([r[6] for r in rows]))
+        halos = [r[6] for r in rows if not np.isnan(r[6])]
+        halo = float(np.mean(halos)) if halos else None
         summary.append((model.name, *mean[:5], worst_lattice, halo))
     print("\nmeans over textures (distances unsquared; lattice: worst output/input ratio; "
           "halo: mean where measurable)")
@@ -151,7 +152,7 @@ def main() -> None:
           f"{'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lattice':>7} {'halo':>5}")
     for name, d_in, d_ct, d_out, ssim, edge, lattice, halo in summary:
         print(f"{name:14} {d_in:7.3f} {d_ct:7.3f} {d_out:8.3f} {d_out / d_in:6.2f} "
-              f"{d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} {lattice:7.2f} {halo:5.3f}")
+              f"{d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} {lattice:7.2f} {_optional(halo):>5}")
     suffix = "_keep_colours" if args.keep_colours else ""
     sheet = args.out / f"contact_sheet{suffix}.png"
     contact_sheet(names, ["input", *[s for s in args.styles]], cells, sheet)
