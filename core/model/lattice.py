@@ -63,9 +63,10 @@ def point_notch(x: torch.Tensor) -> torch.Tensor:
     """
     c, h, w = x.shape[1:]
     half = _BLOCK // 2
+    dtype, x = x.dtype, x.float()  # one fp32 copy (none when it is fp32 already)
     with torch.autocast(x.device.type, enabled=False):
         # Half a tent beyond each edge, and the far edges out to whole blocks.
-        padded = F.pad(x.float(), (half, half + -w % _BLOCK, half, half + -h % _BLOCK),
+        padded = F.pad(x, (half, half + -w % _BLOCK, half, half + -h % _BLOCK),
                        mode="replicate")
         analysis = _ANALYSIS.to(x.device).repeat(c, 1, 1)[:, None]
         bands = F.conv2d(padded, analysis, stride=_BLOCK, groups=c)
@@ -73,4 +74,4 @@ def point_notch(x: torch.Tensor) -> torch.Tensor:
         bands = F.pad(bands, (1, 1, 1, 1), mode="replicate")
         synthesis = _SYNTHESIS.to(x.device).repeat(c, 1, 1)[:, None]
         band = F.conv_transpose2d(bands, synthesis, stride=_BLOCK, padding=half, groups=c)
-        return (x.float() - band[..., _BLOCK : _BLOCK + h, _BLOCK : _BLOCK + w]).to(x.dtype)
+        return (x - band[..., _BLOCK : _BLOCK + h, _BLOCK : _BLOCK + w]).to(dtype)
