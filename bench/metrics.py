@@ -14,6 +14,9 @@ Halo: beside the input's strong edges, on a side where the input is flat for 12 
 how much the output still changes 3-8 px out, averaged along the edges (so painted
 marks cancel and a rim or glow, which keeps its sign, stays), relative to the step
 the output keeps; a rim or glow along silhouettes and lines scores high.
+Ground tint: on a flat ground round a figure (a cut-out on white, a ball's panels), how
+far the output's mean colour 3-24 px from the figure is from its mean beyond 32 px: the
+broad glow a coarse level paints round a silhouette, which the halo's 3-8 px miss.
 Used by ``bench/quality.py`` and by the lattice test (``tests/core``).
 """
 
@@ -216,3 +219,44 @@ def halo_score(src: torch.Tensor, out: torch.Tensor, samples: int = 4000) -> flo
             step = ((p_out[keep, -1] - p_out[keep, 0]) * polarity[keep, 0]).mean()
             profiles.append(change.mean(dim=0).abs().mean() / (step.abs() + 0.05))
     return float(torch.stack(profiles).mean()) if profiles else None
+
+
+#: A ground pixel's input varies less than this over its 5x5 neighbourhood, per channel ...
+_GROUND_FLAT = 0.02
+#: ... and lies this close (RGB distance) to the ground's colour.
+_GROUND_SAME = 0.04
+#: Near ground: this many pixels from the figure; far ground: beyond ``_GROUND_FAR``.
+_GROUND_NEAR = (3, 24)
+_GROUND_FAR = 32
+
+
+def _grown(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """(H, W) bool ``mask`` dilated by a square of ``radius``, as two 1-D max pools."""
+    x = mask[None, None].float()
+    side = 2 * radius + 1
+    x = F.max_pool2d(x, (1, side), stride=1, padding=(0, radius))
+    return F.max_pool2d(x, (side, 1), stride=1, padding=(radius, 0))[0, 0] > 0
+
+
+@torch.no_grad()
+def ground_tint(src: torch.Tensor, out: torch.Tensor) -> float | None:
+    """RGB distance between the output's mean on the input's flat ground near the figure
+    and its mean on the same ground far from it; None without such a ground (the input's
+    most common flat colour must cover 5% of the image, near and far). (3,H,W) in 0..1."""
+    span = (F.max_pool2d(src[None], 5, 1, 2) + F.max_pool2d(-src[None], 5, 1, 2))[0]
+    flat = span.amax(dim=0) < _GROUND_FLAT
+    if int(flat.sum()) < 0.05 * flat.numel():
+        return None
+    bins = (src[:, flat] * 15).round().long()
+    codes, counts = torch.unique(bins[0] * 256 + bins[1] * 16 + bins[2], return_counts=True)
+    code = int(codes[counts.argmax()])
+    colour = torch.tensor([code // 256, code // 16 % 16, code % 16], dtype=src.dtype) / 15
+    ground = flat & ((src - colour.view(3, 1, 1)).square().sum(dim=0).sqrt()
+                     < _GROUND_SAME + 1 / 30)
+    figure = ~ground
+    near = ground & _grown(figure, _GROUND_NEAR[1]) & ~_grown(figure, _GROUND_NEAR[0])
+    far = ground & ~_grown(figure, _GROUND_FAR)
+    if min(int(near.sum()), int(far.sum())) < 0.02 * flat.numel():
+        return None
+    out = out.clamp(0, 1)
+    return float((out[:, near].mean(dim=1) - out[:, far].mean(dim=1)).norm())

@@ -7,7 +7,8 @@ input's and a plain colour transfer's (all unsquared; lower is nearer the
 painting), blurred-luminance SSIM and edge correlation with the input (higher
 keeps more content), the lattice ratio of output and input, and the halo score
 of input and output (beside strong edges with flat input: lower is cleaner;
-"-" where a texture has no such edge). A contact sheet
+"-" where a texture has no such edge) and the ground tint (the output's colour on a flat
+ground near a figure against far from it; "-" without such a ground). A contact sheet
 (input | each style, 256 px crops at 100% zoom) is written for looking at.
 
 Run: ``.venv/bin/python bench/quality.py [--styles NAME ...] [--textures FILE ...]
@@ -32,6 +33,7 @@ from metrics import (  # noqa: E402
     MetricNet,
     colour_transfer,
     content_scores,
+    ground_tint,
     halo_score,
     lattice_ratio,
     style_distance,
@@ -55,6 +57,12 @@ def stylize(model, image: torch.Tensor, keep_colours: bool) -> torch.Tensor:
 
 def _optional(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _measured_mean(values: list[float]) -> float | None:
+    """The mean of the values that are not NaN (a texture the score cannot measure)."""
+    measured = [v for v in values if not np.isnan(v)]
+    return float(np.mean(measured)) if measured else None
 
 
 def style_image(model) -> torch.Tensor:
@@ -118,7 +126,7 @@ def main() -> None:
     print(f"{len(sources)} held-out textures from {Path(args.textures[0]).parent}")
     header = (f"{'style':14} {'texture':32} {'dist in':>7} {'dist ct':>7} {'dist out':>8} "
               f"{'out/in':>6} {'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lat in':>6} {'lat out':>7} "
-              f"{'halo in':>7} {'halo':>5}")
+              f"{'halo in':>7} {'halo':>5} {'tint':>5}")
     summary = []
     # Every model and painting first: a missing one fails before minutes of work.
     loaded = [(model, style_image(model))
@@ -136,23 +144,26 @@ def main() -> None:
             lat_in = lattice_ratio(src.permute(1, 2, 0).numpy())
             lat_out = lattice_ratio(out.permute(1, 2, 0).numpy())
             halo_in, halo_out = halo_score(src, src), halo_score(src, out)
+            tint = ground_tint(src, out)
             rows.append((d_in, d_ct, d_out, ssim, edge, lat_out / lat_in,
-                         np.nan if halo_out is None else halo_out))
+                         np.nan if halo_out is None else halo_out,
+                         np.nan if tint is None else tint))
             print(f"{model.name:14} {name[:32]:32} {d_in:7.3f} {d_ct:7.3f} {d_out:8.3f} "
                   f"{d_out / d_in:6.2f} {d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} "
-                  f"{lat_in:6.1f} {lat_out:7.1f} {_optional(halo_in):>7} {_optional(halo_out):>5}")
+                  f"{lat_in:6.1f} {lat_out:7.1f} {_optional(halo_in):>7} {_optional(halo_out):>5} "
+                  f"{_optional(tint):>5}")
         mean = np.mean(np.array(rows), axis=0)
         worst_lattice = max(r[5] for r in rows)
-        halos = [r[6] for r in rows if not np.isnan(r[6])]
-        halo = float(np.mean(halos)) if halos else None
-        summary.append((model.name, *mean[:5], worst_lattice, halo))
+        summary.append((model.name, *mean[:5], worst_lattice,
+                        *(_measured_mean([r[i] for r in rows]) for i in (6, 7))))
     print("\nmeans over textures (distances unsquared; lattice: worst output/input ratio; "
-          "halo: mean where measurable)")
+          "halo, tint: mean where measurable)")
     print(f"{'style':14} {'dist in':>7} {'dist ct':>7} {'dist out':>8} {'out/in':>6} "
-          f"{'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lattice':>7} {'halo':>5}")
-    for name, d_in, d_ct, d_out, ssim, edge, lattice, halo in summary:
+          f"{'out/ct':>6} {'SSIM':>5} {'edge':>5} {'lattice':>7} {'halo':>5} {'tint':>5}")
+    for name, d_in, d_ct, d_out, ssim, edge, lattice, halo, tint in summary:
         print(f"{name:14} {d_in:7.3f} {d_ct:7.3f} {d_out:8.3f} {d_out / d_in:6.2f} "
-              f"{d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} {lattice:7.2f} {_optional(halo):>5}")
+              f"{d_out / d_ct:6.2f} {ssim:5.2f} {edge:5.2f} {lattice:7.2f} {_optional(halo):>5} "
+              f"{_optional(tint):>5}")
     suffix = "_keep_colours" if args.keep_colours else ""
     sheet = args.out / f"contact_sheet{suffix}.png"
     contact_sheet(names, ["input", *[s for s in args.styles]], cells, sheet)

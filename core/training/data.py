@@ -98,7 +98,8 @@ class CropSampler:
     def _uniform(self) -> float:
         return float(torch.rand((), generator=self.gen))
 
-    def _one(self) -> torch.Tensor:
+    def _one(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A crop and its flat ground (1, H, W): 1 where a cut-out's ground is, else 0."""
         img = self.images[int(torch.multinomial(self.weights, 1, generator=self.gen))]
         h, w = img.shape[1:]
         # The crop's scale: jittered, and never so small that a side falls short of it.
@@ -119,14 +120,14 @@ class CropSampler:
         if self.tone_jitter and self._uniform() < 0.5:
             crop = self._retone(crop)
         if self._uniform() < self.cut_out:
-            crop = self._cut(crop)
-        return crop
+            return self._cut(crop)
+        return crop, torch.zeros(1, *crop.shape[1:])
 
-    def _cut(self, crop: torch.Tensor) -> torch.Tensor:
+    def _cut(self, crop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The crop inside a random ellipse on a flat ground (white, black or a random
-        colour): a textured island on its padding, a cut-out on white. Scene textures
-        alone rarely show a model such an edge, and the halo term needs edges to act on
-        (silhouette glows on white remain: see DEVELOPERS.md, the stylizer)."""
+        colour), and that ground: a textured island on its padding, a cut-out on white.
+        Scene textures alone rarely show a model such an edge, and the halo and ground
+        terms need them to act on."""
         size = self.size
         y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32),
                               torch.arange(size, dtype=torch.float32), indexing="ij")
@@ -140,7 +141,7 @@ class CropSampler:
             ground = torch.zeros(3, 1, 1)
         else:
             ground = torch.rand(3, 1, 1, generator=self.gen)
-        return torch.where(inside, crop, ground.to(crop.dtype))
+        return torch.where(inside, crop, ground.to(crop.dtype)), (~inside)[None].float()
 
     def _retone(self, crop: torch.Tensor) -> torch.Tensor:
         """A random gamma (0.5-1.4) and gain (0.8-1.5), clipped: lighter, darker and
@@ -153,15 +154,19 @@ class CropSampler:
 
     def batch(self, count: int) -> torch.Tensor:
         """``count`` crops as (count,3,size,size); nearly flat crops are redrawn a few times."""
+        return self.batch_with_grounds(count)[0]
+
+    def batch_with_grounds(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``batch`` and each crop's cut-out ground (count,1,size,size; zero if not cut)."""
         crops = []
         for _ in range(count):
             crop = self._one()
             for _ in range(8):
-                if crop.std(dim=(1, 2)).mean() >= self.min_std:
+                if crop[0].std(dim=(1, 2)).mean() >= self.min_std:
                     break
                 crop = self._one()
             crops.append(crop)
-        return torch.stack(crops)
+        return torch.stack([c for c, _ in crops]), torch.stack([g for _, g in crops])
 
 
 def content_sampler(images: Sequence[torch.Tensor], size: int, gen: torch.Generator) -> CropSampler:

@@ -14,7 +14,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ class TrainSettings:
     tv_weight: float = 0.0
     lattice_weight: float = 5.0  # no energy added at the period-4/8 grid frequencies
     halo_weight: float = 5.0  # no rims or glows along the input's strong edges
+    ground_weight: float = 5.0  # no tint on a cut-out's ground near it (tens of px)
     jpeg_share: float = 0.5  # share of content crops the generator sees JPEG-compressed
     patch: int = 5  # side of the pixel patches the style term compares
     octaves: int = 4  # patch scales: 1, 1/2, 1/4, ... of the crop
@@ -180,7 +182,7 @@ class _Run:
 
     def step(self, fraction: float) -> dict[str, float]:
         s, dev = self.s, self.device
-        content = self.content.batch(s.batch)
+        content, grounds = self.content.batch_with_grounds(s.batch)
         given = self._as_given(content).to(dev, memory_format=CHANNELS_LAST)
         content = content.to(dev, memory_format=CHANNELS_LAST)
         style = self._styled_view(self.style.batch(s.batch).to(dev, memory_format=CHANNELS_LAST))
@@ -213,6 +215,9 @@ class _Run:
         if s.halo_weight:
             terms["halo"] = losses.halo_penalty(out, content)
             total = total + s.halo_weight * terms["halo"]
+        if s.ground_weight and bool(grounds.any()):
+            terms["ground"] = losses.ground_penalty(out, grounds.to(dev))
+            total = total + s.ground_weight * terms["ground"]
         total = total + 10.0 * losses.range_penalty(out)
         if s.preserve_color:
             total = total + 10.0 * losses.colour_loss(out, content)
@@ -247,6 +252,24 @@ class _Run:
         return distance
 
 
+@contextmanager
+def _deterministic() -> Iterator[None]:
+    """Torch's deterministic kernels while a run trains, then the caller's setting back.
+
+    Some CPU backward kernels sum in thread order: two runs with one seed drifted apart
+    from the first steps (a shipped style's retrain moved held-out out/in by .04 and its
+    tint 2x), which made the models unreproducible and A/B comparisons noise. Same step
+    time here. ``warn_only``: a device without a deterministic kernel for an op warns.
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def run_training(
     styles: list[torch.Tensor],
     contents: list[torch.Tensor],
@@ -257,26 +280,27 @@ def run_training(
     """Train on in-memory images; returns the generator (eval mode, CPU) and run stats."""
     if settings.size % 8 or settings.size < 32:
         raise BadInput(f"Crop size {settings.size} must be a multiple of 8 and at least 32.")
-    run = _Run(styles, contents, settings)
-    start = time.monotonic()
-    budget = settings.time_budget_s
-    step, last_report, history = 0, 0.0, []
-    while step < settings.steps:
-        check_cancel(cancel)
-        elapsed = time.monotonic() - start
-        if budget is not None and elapsed >= budget:
-            break
-        fraction = max(step / settings.steps, elapsed / budget if budget else 0.0)
-        logs = run.step(fraction)
-        history.append(logs)
-        step += 1
-        now = time.monotonic()
-        done = max(step / settings.steps, (now - start) / budget if budget else 0.0)
-        if now - last_report > 0.5 or step == settings.steps:
-            last_report = now
-            terms = " ".join(f"{k} {v:.3f}" for k, v in logs.items() if k != "total")
-            report(progress, done, "train",
-                   f"step {step}/{settings.steps} · {terms} · ETA {_eta(start, done)}")
+    with _deterministic():
+        run = _Run(styles, contents, settings)
+        start = time.monotonic()
+        budget = settings.time_budget_s
+        step, last_report, history = 0, 0.0, []
+        while step < settings.steps:
+            check_cancel(cancel)
+            elapsed = time.monotonic() - start
+            if budget is not None and elapsed >= budget:
+                break
+            fraction = max(step / settings.steps, elapsed / budget if budget else 0.0)
+            logs = run.step(fraction)
+            history.append(logs)
+            step += 1
+            now = time.monotonic()
+            done = max(step / settings.steps, (now - start) / budget if budget else 0.0)
+            if now - last_report > 0.5 or step == settings.steps:
+                last_report = now
+                terms = " ".join(f"{k} {v:.3f}" for k, v in logs.items() if k != "total")
+                report(progress, done, "train",
+                       f"step {step}/{settings.steps} · {terms} · ETA {_eta(start, done)}")
     check_cancel(cancel)
     generator = run.G.cpu().eval()
     stats = {"steps_done": step, "seconds": round(time.monotonic() - start, 1)}

@@ -1,6 +1,7 @@
-"""Halos: the training term that prices rims and glows beside the input's strong edges,
-and the bench's independent halo score, each tell a colour map from a glow; the
-generator's ground step takes a coarse glow off flat ground."""
+"""Halos: the training terms that price rims and glows beside the input's strong edges
+and a tint on a cut-out's ground, and the bench's independent halo and tint scores, each
+tell a colour map or painted marks from a glow; the generator's ground step takes a
+coarse glow off flat ground."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from core.model.ground import settle_ground
 from core.training import losses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from metrics import halo_score
+from metrics import ground_tint, halo_score
 
 
 def silhouettes(size: int = 192) -> torch.Tensor:
@@ -61,6 +62,38 @@ def test_halo_score_sees_a_glow():
     assert halo_score(source, glow(source)) > 0.05
     busy = torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(1))
     assert halo_score(busy, busy) is None  # no edge with a flat side: nothing to measure
+
+
+def _cut_out(size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """A brown disc cut out on white (1, 3, size, size) and its ground (1, 1, size, size)."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    figure = (((x - size * 0.4) ** 2 + (y - size * 0.4) ** 2) < (size * 0.2) ** 2).float()
+    brown = torch.tensor([0.45, 0.25, 0.12]).view(1, 3, 1, 1)
+    return figure * brown + (1 - figure), (1 - figure)[None, None]
+
+
+def test_ground_penalty_prices_a_tint_round_a_cut_out_not_marks_or_a_colour_change():
+    source, ground = _cut_out()
+    gen = torch.Generator().manual_seed(2)
+    marked = 0.2 + 0.6 * source + 0.15 * torch.randn(source.shape, generator=gen)
+    tinted = (marked + 0.15 * losses.gaussian_blur(1 - ground, 12.0)).requires_grad_(True)
+    assert float(losses.ground_penalty(0.2 + 0.6 * source, ground)) < 1e-8
+    assert float(losses.ground_penalty(marked, ground)) < 1e-3
+    penalty = losses.ground_penalty(tinted, ground)
+    assert float(penalty.detach()) > 10 * float(losses.ground_penalty(marked, ground))
+    penalty.backward()
+    assert tinted.grad is not None and tinted.grad.abs().sum() > 0
+    assert float(losses.ground_penalty(tinted, torch.zeros_like(ground))) == 0  # not cut
+
+
+def test_ground_tint_sees_a_broad_glow():
+    source, ground = _cut_out(192)
+    source, ground = source[0], ground[0]
+    assert ground_tint(source, source) < 1e-4
+    glowing = source - 0.5 * losses.gaussian_blur((1 - ground)[None], 12.0)[0]
+    assert ground_tint(source, glowing) > 0.04
+    busy = torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(1))
+    assert ground_tint(busy, busy) is None  # no flat ground: nothing to measure
 
 
 def test_settle_ground_lifts_a_coarse_glow_off_flat_ground_and_leaves_the_rest():
