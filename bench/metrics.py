@@ -251,6 +251,7 @@ def ground_tint(src: torch.Tensor, out: torch.Tensor) -> float | None:
     codes, counts = torch.unique(bins[0] * 256 + bins[1] * 16 + bins[2], return_counts=True)
     code = int(codes[counts.argmax()])
     colour = torch.tensor([code // 256, code // 16 % 16, code % 16], dtype=src.dtype) / 15
+    # Within _GROUND_SAME of the mode's bin, whose centre may lie half a bin (1/30) off.
     ground = flat & ((src - colour.view(3, 1, 1)).square().sum(dim=0).sqrt()
                      < _GROUND_SAME + 1 / 30)
     figure = ~ground

@@ -235,10 +235,11 @@ def ground_penalty(output: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
     its mean on the same ground farther out (squared, summed over RGB and crops).
 
     A glow or a tint round a silhouette has one sign all round it and survives the mean;
-    the painting's marks and washes on the ground average out. ``ground`` (N, 1, H, W)
-    is 1 on a cut-out's flat ground (``CropSampler.batch_with_grounds``); crops without
-    enough near and far ground pay nothing. The halo term sees only 8 px beside an edge;
-    the coarse levels tinted the ground up to 40-80 px round a horse.
+    fine marks average out. Washes as big as the crop do not: they pay too, which is why
+    the weight stays low (at 15 Composition VII's colour patches went flat). ``ground``
+    (N, 1, H, W) is 1 on a cut-out's flat ground (``CropSampler.batch_with_grounds``);
+    crops without enough near and far ground pay nothing. The halo term sees only 8 px
+    beside an edge; the coarse levels tinted the ground up to 40-80 px round a horse.
     """
     figure = 1.0 - ground
     reach = [F.max_pool2d(figure, 2 * r + 1, stride=1, padding=r) for r in (GROUND_GAP,
