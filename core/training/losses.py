@@ -226,34 +226,54 @@ def halo_penalty(output: torch.Tensor, source: torch.Tensor, radius: int = 8,
 
 
 #: Pixels from a cut-out within which its ground is "near" (from ``GROUND_GAP`` on: the
-#: first pixels are left to an outline), and beyond which it is "far".
+#: first pixels are the outline's), and beyond which it is "far".
 GROUND_GAP, GROUND_NEAR = 2, 24
+#: The outline term compares the ground's first ``GROUND_GAP`` pixels with its ring from
+#: here to ``GROUND_NEAR``: past the rim's slope, near enough that a wash costs little.
+OUTLINE_CLEAR = 8
 
 
-def ground_penalty(output: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
-    """How far the output's mean colour on a cut-out's flat ground near the cut-out is from
-    its mean on the same ground farther out (squared, summed over RGB and crops).
+def ground_penalty(output: torch.Tensor, ground: torch.Tensor,
+                   near: tuple[int, int] = (GROUND_GAP, GROUND_NEAR),
+                   far: tuple[int, int | None] = (GROUND_NEAR, None)) -> torch.Tensor:
+    """How far the output's mean colour on a cut-out's flat ground ``near`` it (a band of
+    pixels from it) is from its mean on the same ground ``far`` (None: to the crop's
+    edge), squared, summed over RGB and crops.
 
     A glow or a tint round a silhouette has one sign all round it and survives the mean;
     fine marks average out. Washes as big as the crop do not: they pay too, which is why
     the weight stays low (at 15 Composition VII's colour patches went flat). ``ground``
     (N, 1, H, W) is 1 on a cut-out's flat ground (``CropSampler.batch_with_grounds``);
-    crops without enough near and far ground pay nothing. The halo term sees only 8 px
+    crops without enough of both bands pay nothing. The halo term sees only 8 px
     beside an edge; the coarse levels tinted the ground up to 40-80 px round a horse.
+    With ``OUTLINE_BANDS`` it is the outline term: the full-resolution convs sharpened
+    every edge into a light rim 1-2 px wide on the ground (+.10-.13 luminance round the
+    held-out horse).
     """
     figure = 1.0 - ground
-    reach = [F.max_pool2d(figure, 2 * r + 1, stride=1, padding=r) for r in (GROUND_GAP,
-                                                                           GROUND_NEAR)]
-    near = ground * reach[1] * (1.0 - reach[0])
-    far = ground * (1.0 - reach[1])
+
+    def within(distance: int | None) -> torch.Tensor:
+        """1 on pixels at most ``distance`` px (square) from the figure; None: all."""
+        if distance is None:
+            return torch.ones_like(figure)
+        if distance == 0:
+            return figure
+        return F.max_pool2d(figure, 2 * distance + 1, stride=1, padding=distance)
+
+    masks = [ground * within(outer) * (1.0 - within(inner)) for inner, outer in (near, far)]
+    least = min(64, near[1] ** 2)
     total = output.new_zeros(())
     for i in range(len(output)):
-        if float(near[i].sum()) < 64 or float(far[i].sum()) < 64:
+        if min(float(mask[i].sum()) for mask in masks) < least:
             continue
-        mean_near = (output[i] * near[i]).sum(dim=(1, 2)) / near[i].sum()
-        mean_far = (output[i] * far[i]).sum(dim=(1, 2)) / far[i].sum()
+        mean_near, mean_far = ((output[i] * mask[i]).sum(dim=(1, 2)) / mask[i].sum()
+                               for mask in masks)
         total = total + (mean_near - mean_far).square().sum()
     return total
+
+
+#: ``ground_penalty``'s bands for the outline term.
+OUTLINE_BANDS = {"near": (0, GROUND_GAP), "far": (OUTLINE_CLEAR, GROUND_NEAR)}
 
 
 def colour_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:

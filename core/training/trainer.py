@@ -61,6 +61,7 @@ class TrainSettings:
     lattice_weight: float = 5.0  # no energy added at the period-4/8 grid frequencies
     halo_weight: float = 5.0  # no rims or glows along the input's strong edges
     ground_weight: float = 5.0  # no tint on a cut-out's ground near it (tens of px)
+    outline_weight: float = 5.0  # no rim on that ground right beside it (1-2 px)
     jpeg_share: float = 0.5  # share of content crops the generator sees JPEG-compressed
     patch: int = 5  # side of the pixel patches the style term compares
     octaves: int = 4  # patch scales: 1, 1/2, 1/4, ... of the crop
@@ -218,6 +219,10 @@ class _Run:
         if s.ground_weight and bool(grounds.any()):
             terms["ground"] = losses.ground_penalty(out, grounds.to(dev))
             total = total + s.ground_weight * terms["ground"]
+        if s.outline_weight and bool(grounds.any()):
+            terms["outline"] = losses.ground_penalty(out, grounds.to(dev),
+                                                       **losses.OUTLINE_BANDS)
+            total = total + s.outline_weight * terms["outline"]
         total = total + 10.0 * losses.range_penalty(out)
         if s.preserve_color:
             total = total + 10.0 * losses.colour_loss(out, content)

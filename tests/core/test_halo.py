@@ -86,6 +86,22 @@ def test_ground_penalty_prices_a_tint_round_a_cut_out_not_marks_or_a_colour_chan
     assert float(losses.ground_penalty(tinted, torch.zeros_like(ground))) == 0  # not cut
 
 
+def test_the_outline_band_prices_a_sharpened_rim_the_ground_band_leaves_to_it():
+    source, ground = _cut_out()
+    gen = torch.Generator().manual_seed(3)
+    marked = 0.2 + 0.6 * source + 0.15 * torch.randn(source.shape, generator=gen)
+    # An unsharp mask: the ground right beside the disc lit up, 1-2 px wide.
+    sharpened = marked + 1.5 * (source - losses.gaussian_blur(source, 1.0))
+    bands = losses.OUTLINE_BANDS
+    assert float(losses.ground_penalty(marked, ground, **bands)) < 1e-3
+    rim = float(losses.ground_penalty(sharpened, ground, **bands))
+    assert rim > 10 * float(losses.ground_penalty(marked, ground, **bands))
+    assert rim > 10 * float(losses.ground_penalty(sharpened, ground))  # beyond the gap
+    # A wash over the whole ground, however strong, is not an outline.
+    washed = marked + 0.3 * torch.linspace(0, 1, 128).view(1, 1, 1, -1)
+    assert float(losses.ground_penalty(washed, ground, **bands)) < 1e-3
+
+
 def test_ground_tint_sees_a_broad_glow():
     source, ground = _cut_out(192)
     source, ground = source[0], ground[0]
