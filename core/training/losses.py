@@ -228,9 +228,10 @@ def halo_penalty(output: torch.Tensor, source: torch.Tensor, radius: int = 8,
 #: Pixels from a cut-out within which its ground is "near" (from ``GROUND_GAP`` on: the
 #: first pixels are the outline's), and beyond which it is "far".
 GROUND_GAP, GROUND_NEAR = 2, 24
-#: The outline term compares the ground's first ``GROUND_GAP`` pixels with its ring from
-#: here to ``GROUND_NEAR``: past the rim's slope, near enough that a wash costs little.
-OUTLINE_CLEAR = 8
+#: ``ground_penalty``'s bands for the outline term: the ground's first ``GROUND_GAP``
+#: pixels against its ring from 8 px (past the rim's slope) to ``GROUND_NEAR`` (near
+#: enough that a wash costs little).
+OUTLINE_BANDS = {"near": (0, GROUND_GAP), "far": (8, GROUND_NEAR)}
 
 
 def ground_penalty(output: torch.Tensor, ground: torch.Tensor,
@@ -256,12 +257,10 @@ def ground_penalty(output: torch.Tensor, ground: torch.Tensor,
         """1 on pixels at most ``distance`` px (square) from the figure; None: all."""
         if distance is None:
             return torch.ones_like(figure)
-        if distance == 0:
-            return figure
         return F.max_pool2d(figure, 2 * distance + 1, stride=1, padding=distance)
 
     masks = [ground * within(outer) * (1.0 - within(inner)) for inner, outer in (near, far)]
-    least = min(64, near[1] ** 2)
+    least = min(64, near[1] ** 2)  # pixels for a mean: 64, or 4 in a 2 px outline band
     total = output.new_zeros(())
     for i in range(len(output)):
         if min(float(mask[i].sum()) for mask in masks) < least:
@@ -270,10 +269,6 @@ def ground_penalty(output: torch.Tensor, ground: torch.Tensor,
                                for mask in masks)
         total = total + (mean_near - mean_far).square().sum()
     return total
-
-
-#: ``ground_penalty``'s bands for the outline term.
-OUTLINE_BANDS = {"near": (0, GROUND_GAP), "far": (OUTLINE_CLEAR, GROUND_NEAR)}
 
 
 def colour_loss(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:

@@ -216,13 +216,14 @@ class _Run:
         if s.halo_weight:
             terms["halo"] = losses.halo_penalty(out, content)
             total = total + s.halo_weight * terms["halo"]
-        if s.ground_weight and bool(grounds.any()):
-            terms["ground"] = losses.ground_penalty(out, grounds.to(dev))
-            total = total + s.ground_weight * terms["ground"]
-        if s.outline_weight and bool(grounds.any()):
-            terms["outline"] = losses.ground_penalty(out, grounds.to(dev),
-                                                       **losses.OUTLINE_BANDS)
-            total = total + s.outline_weight * terms["outline"]
+        if bool(grounds.any()):
+            grounds = grounds.to(dev)
+            if s.ground_weight:
+                terms["ground"] = losses.ground_penalty(out, grounds)
+                total = total + s.ground_weight * terms["ground"]
+            if s.outline_weight:
+                terms["outline"] = losses.ground_penalty(out, grounds, **losses.OUTLINE_BANDS)
+                total = total + s.outline_weight * terms["outline"]
         total = total + 10.0 * losses.range_penalty(out)
         if s.preserve_color:
             total = total + 10.0 * losses.colour_loss(out, content)
