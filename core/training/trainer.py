@@ -3,9 +3,10 @@
 The generator learns to restyle random crops of the content images so that
 (a) features of its output keep the input's structure (content loss), (b) the
 distribution of its features matches the style crops' (sliced Wasserstein,
-optionally a normalised Gram), and (c) a PatchGAN critic on style crops cannot
-tell its patches apart. The adversarial term starts only after a warm-up and
-ramps in, so the critic cannot win before the generator has learned colours.
+optionally a normalised Gram) and its coarse patches lie near the painting's own, and
+(c) a PatchGAN critic on style crops cannot tell its patches apart. The adversarial
+term starts only after a warm-up and ramps in, so the critic cannot win before the
+generator has learned colours.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class TrainSettings:
     device: str = "auto"
     precision: str = "auto"  # auto | fp32 | bf16: the autocast of generator and critic forwards
     lr: float = 1e-3
-    content_weight: float = 1.0  # luminance structure kept (planks, grain, borders)
+    content_weight: float = 0.3  # luminance structure kept (planks, grain, borders)
     style_weight: float = 1.0  # raw-pixel patch distribution of the painting (strokes)
+    neighbour_weight: float = 1.0  # each coarse patch near one of the painting's (its marks)
     feature_weight: float = 0.0  # random-CNN (or VGG) feature distribution
     adv_weight: float = 0.05
     tv_weight: float = 0.0
@@ -148,6 +150,9 @@ class _Run:
         self.style_patches = losses.StylePatches(
             [self._styled_view(self.style.batch(settings.batch).to(self.device))
              for _ in range(STYLE_SETS)], self.gen, settings.patch, settings.octaves)
+        self.neighbours = (losses.StyleNeighbours(
+            [self._styled_view(self.style.batch(settings.batch).to(self.device))
+             for _ in range(STYLE_SETS // 2)], self.gen) if settings.neighbour_weight else None)
         self.steps_done = 0
 
     def adv_factor(self, fraction: float) -> float:
@@ -205,6 +210,9 @@ class _Run:
             "content": losses.structure_loss(out, content),
         }
         total = s.style_weight * terms["style"] + s.content_weight * terms["content"]
+        if self.neighbours is not None:
+            terms["neighbours"] = self.neighbours.distance(seen, self.gen)
+            total = total + s.neighbour_weight * terms["neighbours"]
         if s.feature_weight:
             terms["features"] = self._feature_distance(seen, style)
             total = total + s.feature_weight * terms["features"]

@@ -179,6 +179,25 @@ def test_patch_distance_sees_strokes_not_position(images):
     assert same < 0.1 * other
 
 
+def test_neighbour_distance_wants_the_paintings_marks_not_its_colours_as_noise(images):
+    """Per-pixel noise in the painting's colours, or its marks blurred, is what the sliced
+    term let through; the neighbour term prices both, and its gradient reaches the output."""
+    style = load_rgb(images[0])[None]
+    gen = torch.Generator().manual_seed(0)
+    neighbours = losses.StyleNeighbours([style], gen)
+    # By whole cells of the coarsest octave: its patches then line up with the bank's.
+    shifted = torch.roll(style, shifts=(8, 12), dims=(2, 3))
+    order = torch.randperm(64 * 64, generator=gen)
+    shuffled = style.flatten(2)[..., order].view_as(style)
+    blurred = losses.gaussian_blur(style, 3.0)
+    same = float(neighbours.distance(shifted, gen))
+    assert same < 0.1 * float(neighbours.distance(shuffled, gen))
+    assert same < 0.1 * float(neighbours.distance(blurred, gen))
+    output = shuffled.clone().requires_grad_(True)
+    neighbours.distance(output, gen).backward()
+    assert output.grad is not None and output.grad.abs().sum() > 0
+
+
 def test_structure_loss_ignores_tone_and_sees_moved_edges(images):
     content = load_rgb(images[1])[None]
     recoloured = (0.4 * content.flip(1) + 0.3).clamp(0, 1)  # other palette, same layout
