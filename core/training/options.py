@@ -12,9 +12,9 @@ import argparse
 
 from ..errors import UsageError
 
-#: Seconds of training steps a default run may take at most: the 400 default steps take
-#: about 55 s on an AVX512-BF16 Xeon and 140 s on an AVX2-only EPYC (2 cores each); on a
-#: slower or busy machine the schedule compresses so the whole command stays in 3 minutes.
+#: Seconds of training steps a default run may take at most: the whole default command
+#: took 105 s on an AVX512-BF16 Xeon with 2 cores (stop 39); on a slower or busy machine
+#: the schedule compresses so the whole command stays in 3 minutes.
 DEFAULT_TIME_BUDGET_S = 165.0
 
 #: Training effort -> (steps, crop size, time budget in seconds or None). Balanced is the
