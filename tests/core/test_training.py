@@ -180,8 +180,9 @@ def test_patch_distance_sees_strokes_not_position(images):
 
 
 def test_neighbour_distance_wants_the_paintings_marks_not_its_colours_as_noise(images):
-    """Per-pixel noise in the painting's colours, or its marks blurred, is what the sliced
-    term let through; the neighbour term prices both, and its gradient reaches the output."""
+    """Per-pixel noise in the painting's colours (what the sliced term settled for, optimised
+    on pixels) and its marks blurred both cost far more than its marks moved; the gradient
+    reaches the output."""
     style = load_rgb(images[0])[None]
     gen = torch.Generator().manual_seed(0)
     neighbours = losses.StyleNeighbours([style], gen)
