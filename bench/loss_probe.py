@@ -51,8 +51,9 @@ def centre_crops(size: int) -> torch.Tensor:
     return torch.stack(crops)
 
 
-def optimise(content: torch.Tensor, painting: torch.Tensor, variant: tuple, steps: int,
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+def optimise(content: torch.Tensor, painting: torch.Tensor,
+             variant: tuple[tuple[float, ...], float, float],
+             steps: int) -> tuple[torch.Tensor, dict[str, float]]:
     """The crops' pixels after ``steps`` of Adam under one variant's terms."""
     sigmas, structure_weight, neighbour_weight = variant
     gen = torch.Generator().manual_seed(0)

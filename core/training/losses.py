@@ -178,16 +178,16 @@ class StyleNeighbours:
         self.banks = []
         for octave in octaves:
             rows = _patch_rows(F.avg_pool2d(style, 2**octave), patch, bank, gen)
-            self.banks.append((rows, rows.var(dim=0).sum()))
+            self.banks.append((rows, rows.square().sum(dim=1), rows.var(dim=0).sum()))
 
     def distance(self, output: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Mean squared distance of ``samples`` output patches per octave to their nearest
         in the bank, over the bank's own variance (scale-free like ``StylePatches``)."""
         total = output.new_zeros(())
-        for octave, (bank, var) in zip(self.octaves, self.banks, strict=True):
+        for octave, (bank, norms, var) in zip(self.octaves, self.banks, strict=True):
             rows = _patch_rows(F.avg_pool2d(output, 2**octave), self.patch, self.samples, gen)
             with torch.no_grad():  # |r - b|^2 without |r|^2, which the argmin ignores
-                pick = (bank.square().sum(dim=1) - 2 * rows @ bank.T).argmin(dim=1)
+                pick = (norms - 2 * rows @ bank.T).argmin(dim=1)
             total = total + (rows - bank[pick]).square().sum(dim=1).mean() / var
         return total / len(self.octaves)
 
