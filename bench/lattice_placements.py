@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from metrics import lattice_ratio  # noqa: E402
 from quality import judging_parser, parse_judging_args  # noqa: E402
 
-from core.model.exemplar import CELL  # noqa: E402
 from core.model.noise import grid_coords  # noqa: E402
 from core.store import load_model  # noqa: E402
 from core.training.data import load_rgb  # noqa: E402
@@ -35,17 +34,21 @@ from core.training.data import load_rgb  # noqa: E402
 SIDE = 1024
 
 
-def placement_ratios(generator, image: torch.Tensor, lat_in: float,
-                     placements: int) -> list[float]:
-    """Output/input lattice ratio of ``image`` (3, H, W; a multiple of ``CELL``; its own
-    ratio ``lat_in``) with the noise keyed from ``placements`` origins far apart."""
-    h, w = image.shape[1:]
+def placement_ratios(generator, image: torch.Tensor,
+                     placements: int) -> tuple[float, list[float]]:
+    """The lattice ratio of ``image`` (3, H, W) cut to a multiple of the generator's
+    ``multiple``, and the output's over it with the noise keyed from ``placements``
+    origins far apart (on the marks' grid)."""
+    step = generator.multiple
+    h, w = (side // step * step for side in image.shape[1:])
+    image = image[:, :h, :w]
+    lat_in = lattice_ratio(image.permute(1, 2, 0).numpy())
     ratios = []
     for k in range(placements):
-        origin = torch.tensor([[CELL * 37 * k, CELL * 53 * k]])
+        origin = torch.tensor([[step * 37 * k, step * 53 * k]])
         out = generator(image[None], grid_coords(1, h, w, origin))[0].clamp(0, 1)
         ratios.append(lattice_ratio(out.permute(1, 2, 0).numpy()) / lat_in)
-    return ratios
+    return lat_in, ratios
 
 
 def main() -> None:
@@ -55,17 +58,14 @@ def main() -> None:
     torch.set_grad_enabled(False)
     images = {}
     for path in args.textures:
-        image = load_rgb(Path(path))[:, :SIDE, :SIDE]
-        h, w = (side // CELL * CELL for side in image.shape[1:])
-        images[Path(path).stem] = image[:, :h, :w].contiguous()
+        images[Path(path).stem] = load_rgb(Path(path))[:, :SIDE, :SIDE].contiguous()
     print(f"{'style':16} {'texture':32} {'lat in':>6} {'median':>6} {'max':>6}  "
           f"(output/input over {args.placements} placements)")
     for name in args.styles:
         generator = load_model(name, device="cpu").generator.eval()
         worst = []
         for texture, image in images.items():
-            lat_in = lattice_ratio(image.permute(1, 2, 0).numpy())
-            ratios = placement_ratios(generator, image, lat_in, args.placements)
+            lat_in, ratios = placement_ratios(generator, image, args.placements)
             worst.append(max(ratios))
             print(f"{name:16} {texture[:32]:32} {lat_in:6.1f} {np.median(ratios):6.2f} "
                   f"{max(ratios):6.2f}", flush=True)

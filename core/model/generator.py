@@ -27,8 +27,10 @@ run) change that: noise channels for the 1/4 stem, and brush-stroke streaks
 ``gated_strokes``) for the full-resolution convs. (Smooth coarse fields fed to those
 convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
 lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the painting's
-own marks (``marks``: patches of its detail, cut when the style is trained and stored
-with the model, laid down by position; ``exemplar.py``), faded like the streaks.
+own marks (``marks``: patches of its strokes, cut when the style is trained and stored
+with the model, laid down by position and turned along the texture's flow;
+``exemplar.py``), faded like the streaks, and a 1x1 conv adds them to the output
+straight, in colours it learns.
 Streaks and marks are noise: they hold energy at every frequency, and over a texture
 with little fine detail across its grain that alone lifted the lattice peak 1.5-2.2x
 (by chance of where the marks fell). So the whole residual is notched at the lattice
@@ -55,15 +57,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from .blur import binomial, upsample
-from .exemplar import CELL, PATCH, patch_marks
+from .exemplar import FINE, TURNED, patch_marks, turned_patches
 from .ground import COARSE_REACH, settle_ground
 from .ground import RADIUS as GROUND_RADIUS
 from .lattice import POINT_NOTCH_RADIUS, point_notch
 from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
-from .strokes import STREAKS, STROKE_RADIUS, stroke_field
+from .strokes import STREAKS, STROKE_RADIUS, flow_reach, flow_turns, stroke_field
 
-ARCH_TYPE = "restyle-gen9"
+ARCH_TYPE = "restyle-gen10"
+#: The type whose marks were the painting's finest detail, laid as cut (``exemplar.FINE``).
+UNTURNED_TYPE = "restyle-gen9"
 #: The type whose residual was not notched at the lattice frequencies.
 UNNOTCHED_TYPE = "restyle-gen8"
 #: The type before the painting's own marks: the same network without, so its files load.
@@ -179,12 +183,12 @@ class _LowPass(nn.Module):
 
 class Generator(nn.Module):
     """Image (N,3,H,W in [0,1]) to stylized image of the same size; H, W multiples of
-    ``multiple`` (8, or with the painting's marks their grid's ``CELL``)."""
+    ``multiple`` (8, or with the painting's marks their grid's cell)."""
 
     def __init__(
         self, width: int = 64, deep_width: int = 96, blocks: int = 4, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
-        padding: str = MIRROR, marks: int = 32, notched: bool = True,
+        padding: str = MIRROR, marks: int = 32, notched: bool = True, turned: bool = True,
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
@@ -193,11 +197,12 @@ class Generator(nn.Module):
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
                      "gated_strokes": gated_strokes, "padding": padding, "marks": marks,
-                     "notched": notched}
+                     "notched": notched, "turned": turned}
         self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
         self.notched = notched
         self.marks = marks if strokes else 0  # the marks fade with the streaks' gate
-        self.multiple = CELL if self.marks else 8
+        self.layout = TURNED if turned else FINE
+        self.multiple = self.layout.cell if self.marks else 8
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
@@ -207,7 +212,8 @@ class Generator(nn.Module):
         # ``settle_ground`` reads the coarse residual ``COARSE_REACH`` further, and the
         # input ``GROUND_RADIUS`` far.
         coarse_radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
-        radius = max(coarse_radius + COARSE_REACH, GROUND_RADIUS, STROKE_RADIUS)
+        radius = max(coarse_radius + COARSE_REACH, GROUND_RADIUS, STROKE_RADIUS,
+                     flow_reach(self.layout.cell) if turned and self.marks else 0)
         radius += POINT_NOTCH_RADIUS * notched
         self.context = -(-radius // self.multiple) * self.multiple
         self.border = 0 if mirrored else self.context
@@ -219,12 +225,17 @@ class Generator(nn.Module):
         self.blocks = nn.Sequential(*[_ResBlock(deep_width, mirrored) for _ in range(blocks)])
         self.deep_head = nn.Conv2d(deep_width, 3, 1)  # the 1/8 RGB residual
         if self.marks:  # the painting's detail patches, set by training (``set_marks``)
-            self.register_buffer("mark_bank", torch.zeros(marks, 3, PATCH, PATCH))
+            side = self.layout.patch
+            self.register_buffer("mark_bank", torch.zeros(self.marks, 3, side, side))
         # The input's own detail, the streaks and the painting's marks.
         self.skin = _conv(3 + STREAKS * strokes + 3 * bool(self.marks), fine, mirrored=mirrored)
         self.sharpen = _conv(fine, fine, mirrored=mirrored)
         self.head = _conv(fine, 3, mirrored=mirrored)  # the full-resolution RGB residual
-        for head in (self.quarter_head, self.deep_head, self.head):  # start as the identity
+        # Turned marks also reach the output straight, in colours of the painting's choosing:
+        # through the 3x3 convs alone a style took little of them.
+        self.mark_head = nn.Conv2d(3, 3, 1) if turned and self.marks else None
+        heads = (self.quarter_head, self.deep_head, self.head, self.mark_head)
+        for head in filter(None, heads):  # start as the identity
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
@@ -267,7 +278,13 @@ class Generator(nn.Module):
         streaks, gate = stroke_field(centred, *coords, self.gated_strokes)
         if not self.marks:
             return torch.cat([centred, streaks], dim=1)
-        marks = patch_marks(self.mark_bank.float(), *coords).mul_(gate)
+        bank = self.mark_bank.float()
+        if self.layout.turns:
+            turns = flow_turns(centred, *coords, self.layout.cell, self.layout.turns)
+            marks = patch_marks(turned_patches(bank, self.layout), *coords, self.layout, turns)
+        else:
+            marks = patch_marks(bank, *coords)
+        marks.mul_(gate)
         return torch.cat([centred, streaks, marks.to(centred.dtype)], dim=1)
 
     def _coarse(self, centred: torch.Tensor, coords: Coords) -> tuple[torch.Tensor, torch.Tensor]:
@@ -290,9 +307,17 @@ class Generator(nn.Module):
         self.quarter(stem)
 
     def _fine(self, planes: torch.Tensor) -> torch.Tensor:
-        """The full-resolution residual: three 3x3 convs on the input's own pixels and
-        the stroke streaks (``planes``)."""
-        return self.head(F.relu_(self.sharpen(F.relu_(self.skin(planes)))))
+        """The full-resolution residual: three 3x3 convs on the input's own pixels, the
+        stroke streaks and the painting's marks (``planes``), and the turned marks
+        straight."""
+        fine = self.head(F.relu_(self.sharpen(F.relu_(self.skin(planes)))))
+        if self.mark_head is None:
+            return fine
+        # The 1x1 conv as a product over channels: torch's conv on this slice of
+        # channels-last planes took 35x as long.
+        weight = self.mark_head.weight[:, :, 0, 0].to(planes.dtype)
+        straight = torch.einsum("nchw,oc->nohw", planes[:, -3:], weight)
+        return fine.add_(straight).add_(self.mark_head.bias.view(1, -1, 1, 1))
 
     def _fine_in_bands(self, planes: torch.Tensor) -> torch.Tensor:
         """``_fine`` a band of rows at a time, each with its own halo, for inference.
@@ -322,13 +347,14 @@ FINE_HALO = 3
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
-    UNNOTCHED_TYPE: partial(Generator, notched=False),
-    MARKLESS_TYPE: partial(Generator, marks=0, notched=False),
-    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0, notched=False),
+    UNTURNED_TYPE: partial(Generator, turned=False),
+    UNNOTCHED_TYPE: partial(Generator, notched=False, turned=False),
+    MARKLESS_TYPE: partial(Generator, marks=0, notched=False, turned=False),
+    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0, notched=False, turned=False),
     UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS, marks=0,
-                          notched=False),
+                          notched=False, turned=False),
     NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS, marks=0,
-                            notched=False),
+                            notched=False, turned=False),
 }
 
 

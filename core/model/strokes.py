@@ -93,8 +93,7 @@ def stroke_directions(luma: torch.Tensor,
     weakly: it decides only where the texture's gradients vanish.
     The tensor is smoothed at half ``luma``'s resolution (a smooth field; a blur at
     full size cost most of the strokes' time) and brought back up."""
-    gy, gx = torch.gradient(luma, dim=(2, 3))
-    tensor = F.avg_pool2d(torch.cat([gx * gx, gx * gy, gy * gy], dim=1), 2)
+    tensor = F.avg_pool2d(structure_tensor(luma), 2)
     tensor = gaussian_blur(tensor.add_(swirl, alpha=_SWIRL_WEIGHT), _TENSOR_SIGMA,
                            "replicate")
     jxx, jxy, jyy = F.interpolate(tensor, scale_factor=2, mode="bilinear",
@@ -106,6 +105,46 @@ def stroke_directions(luma: torch.Tensor,
     cos_t = ((1 + cos2) / 2).clamp_min(0).sqrt()
     sin_t = ((1 - cos2) / 2).clamp_min(0).sqrt() * torch.where(jxy >= 0, 1.0, -1.0)
     return torch.stack([-sin_t, cos_t], dim=1), (jxx + jyy)[:, None]
+
+
+def flow_turns(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, cell: int,
+               turns: int) -> torch.Tensor:
+    """(N, H/cell + 1, W/cell + 1) int64: at every ``cell``-th pixel of a centred input
+    (N, 3, H, W; H, W multiples of 8) and one past the end, the nearest of ``turns``
+    angles over half a revolution to the texture's flow there (its luminance structure
+    tensor at 1/4 resolution, smoothed over about a cell; on flat ground the slowly
+    turning swirl of ``stroke_field``). The painting's marks are turned to it."""
+    with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
+        quarter = luminance(F.avg_pool2d(centred.float(), 4))
+        tensor = structure_tensor(quarter).add_(_swirl_tensor(rows, cols), alpha=_SWIRL_WEIGHT)
+        tensor = gaussian_blur(tensor, cell / 8, "replicate")
+        step = cell // 4
+        ys = (torch.arange(-(-rows.shape[1] // cell) + 1, device=centred.device) * step
+              ).clamp_(max=tensor.shape[2] - 1)
+        xs = (torch.arange(-(-cols.shape[1] // cell) + 1, device=centred.device) * step
+              ).clamp_(max=tensor.shape[3] - 1)
+        angle = flow_angle(tensor[:, :, ys][:, :, :, xs])
+        return (angle * (turns / math.pi)).round_().long().remainder_(turns)
+
+
+def flow_reach(cell: int) -> int:
+    """Full-resolution pixels ``flow_turns`` and the turned marks read around a pixel:
+    its vertices a cell away, the tensor's blur and gradient at 1/4 resolution."""
+    return cell + 4 * (int(3 * cell / 8 + 0.5) + 2)
+
+
+def flow_angle(tensor: torch.Tensor) -> torch.Tensor:
+    """The angle (radians, 0..pi, image axes: x right, y down) along which strokes run,
+    from a smoothed luminance structure tensor (..., 3, ...) = (xx, xy, yy) in dim -3:
+    across the gradient's mean orientation."""
+    jxx, jxy, jyy = tensor.unbind(-3)
+    return (0.5 * torch.atan2(2 * jxy, jxx - jyy) + math.pi / 2).remainder(math.pi)
+
+
+def structure_tensor(luma: torch.Tensor) -> torch.Tensor:
+    """(N, 3, h, w) the unsmoothed structure tensor (xx, xy, yy) of ``luma`` (N, 1, h, w)."""
+    gy, gx = torch.gradient(luma, dim=(2, 3))
+    return torch.cat([gx * gx, gx * gy, gy * gy], dim=1)
 
 
 def line_integral(noise: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:

@@ -158,6 +158,15 @@ class StylePatches:
         return total / len(octaves)
 
 
+def detail_band(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """What a Gaussian of ``sigma`` pixels blurs away from (N, C, H, W): the strokes'
+    texture without the colour fields they sit in. ``StylePatches`` on it is the detail
+    term: on raw pixels each projection's spread is mostly the patches' mean colour, so
+    their detail weighed little, and the painting's own marks laid over an output made
+    the raw-pixel and nearest-patch terms worse (Starry, stop 40), never better."""
+    return x - gaussian_blur(x, sigma)
+
+
 class StyleNeighbours:
     """The painting's own patches at coarse octaves, as a bank: each output patch is pulled
     to its nearest (the texture optimisation of Kwatra et al. 2005, and CNNMRF's nearest

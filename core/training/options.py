@@ -34,6 +34,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "content_weight": (0, None),
     "style_weight": (0, None),
     "neighbour_weight": (0, None),
+    "detail_weight": (0, None),
     "feature_weight": (0, None),
     "patch": (3, 15),
     "octaves": (1, 6),

@@ -38,6 +38,8 @@ from .options import DEFAULT_TIME_BUDGET_S
 
 #: Style batches measured up front for the patch term, each on its own directions.
 STYLE_SETS = 16
+#: Scales of the detail term: full and half resolution (the band is gone by 1/4).
+DETAIL_OCTAVES = 2
 CHANNELS_LAST = torch.channels_last
 #: Crops take their noise from random places in this many pixels of rows and columns.
 NOISE_FIELD = 1 << 16
@@ -57,6 +59,7 @@ class TrainSettings:
     content_weight: float = 0.3  # luminance structure kept (planks, grain, borders)
     style_weight: float = 1.0  # raw-pixel patch distribution of the painting (strokes)
     neighbour_weight: float = 1.0  # each coarse patch near one of the painting's (its marks)
+    detail_weight: float = 1.0  # the patches of the painting's detail band: its strokes
     feature_weight: float = 0.0  # random-CNN (or VGG) feature distribution
     adv_weight: float = 0.05
     tv_weight: float = 0.0
@@ -146,13 +149,18 @@ class _Run:
         self.style = style_sampler(styles, settings.size, self.gen, settings.style_scale)
         if getattr(self.G, "marks", 0):  # the painting's own marks, as the crops see it
             self.G.set_marks(self._styled_view(
-                painting_patches(self.style.images, self.G.marks, self.gen)).to(self.device))
+                painting_patches(self.style.images, self.G.marks, self.gen, self.G.layout)
+            ).to(self.device))
         self.style_patches = losses.StylePatches(
             [self._styled_view(self.style.batch(settings.batch).to(self.device))
              for _ in range(STYLE_SETS)], self.gen, settings.patch, settings.octaves)
         self.neighbours = (losses.StyleNeighbours(
             [self._styled_view(self.style.batch(settings.batch).to(self.device))
              for _ in range(STYLE_SETS // 2)], self.gen) if settings.neighbour_weight else None)
+        self.details = (losses.StylePatches(
+            [self._detail(self._styled_view(self.style.batch(settings.batch).to(self.device)))
+             for _ in range(STYLE_SETS // 2)], self.gen, settings.patch, DETAIL_OCTAVES)
+            if settings.detail_weight else None)
         self.steps_done = 0
 
     def adv_factor(self, fraction: float) -> float:
@@ -172,6 +180,10 @@ class _Run:
         if self.s.preserve_color:
             return losses.luminance(x).expand(-1, 3, -1, -1)
         return x
+
+    def _detail(self, x: torch.Tensor) -> torch.Tensor:
+        """The band of ``x`` the generator's marks carry (its layout's ``sigma``)."""
+        return losses.detail_band(x, self.G.layout.sigma)
 
     def _run(self, net: torch.nn.Module, *inputs: object) -> torch.Tensor:
         """A network forward in the run's precision; the losses stay in fp32 (sorting and
@@ -213,6 +225,9 @@ class _Run:
         if self.neighbours is not None:
             terms["neighbours"] = self.neighbours.distance(seen, self.gen)
             total = total + s.neighbour_weight * terms["neighbours"]
+        if self.details is not None:
+            terms["detail"] = self.details.distance(self._detail(seen), self.gen, self.steps_done)
+            total = total + s.detail_weight * terms["detail"]
         if s.feature_weight:
             terms["features"] = self._feature_distance(seen, style)
             total = total + s.feature_weight * terms["features"]

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 import torch
 
-from core.model.exemplar import CELL, PATCH, painting_patches, patch_marks
+from core.model.blur import luminance
+from core.model.exemplar import FINE, TURNED, painting_patches, patch_marks, turned_patches
 from core.model.noise import grid_coords
+from core.model.strokes import flow_angle, flow_turns, structure_tensor
 from core.store import PAINTINGS_DIR
 from core.training.data import load_rgb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from metrics import lattice_ratio
 
+CELL, PATCH = FINE.cell, FINE.patch
 
-def _bank(name: str = "starry_night", count: int = 32) -> torch.Tensor:
+
+def _bank(name: str = "starry_night", count: int = 32, layout=FINE) -> torch.Tensor:
     painting = load_rgb(PAINTINGS_DIR / f"{name}.jpg")
-    return painting_patches([painting], count, torch.Generator().manual_seed(0))
+    return painting_patches([painting], count, torch.Generator().manual_seed(0), layout)
 
 
 def test_patches_are_the_paintings_zero_mean_detail():
@@ -53,3 +58,44 @@ def test_a_painting_smaller_than_a_patch_still_gives_patches():
     small = torch.rand(3, 20, 40)
     bank = painting_patches([small], 4, torch.Generator().manual_seed(1))
     assert bank.shape == (4, 3, PATCH, PATCH) and torch.isfinite(bank).all()
+
+
+def _angles(patches: torch.Tensor) -> torch.Tensor:
+    """Each patch's mean flow angle in degrees."""
+    tensor = structure_tensor(luminance(patches)).mean(dim=(2, 3), keepdim=True)
+    return flow_angle(tensor)[:, 0, 0] * (180 / math.pi)
+
+
+def test_turned_patches_run_at_every_turn():
+    """Stripes along x, and across, turned to each of the layout's angles."""
+    side = TURNED.patch
+    wave = torch.sin(torch.arange(side) * (2 * math.pi / 9))
+    across, along = wave.view(-1, 1), wave.view(1, -1)
+    bank = torch.stack([across.expand(3, side, side), along.expand(3, side, side)])
+    table = turned_patches(bank, TURNED)
+    assert table.shape == (2 * TURNED.turns, 3, TURNED.window, TURNED.window)
+    wanted = torch.arange(TURNED.turns).repeat(2) * (180 / TURNED.turns)
+    error = (_angles(table) - wanted).remainder(180)
+    assert float(torch.minimum(error, 180 - error).max()) < 3
+
+
+def test_marks_turn_along_the_textures_flow():
+    """Grain along 30 degrees: every vertex takes the turn nearest 30, and the laid marks
+    run that way; a crop on a vertex lays exactly the whole image's marks there."""
+    size = 256
+    y, x = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    angle = math.radians(30)
+    grain = torch.sin((-x * math.sin(angle) + y * math.cos(angle)) * (2 * math.pi / 23))
+    centred = (grain * 0.5).expand(1, 3, size, size)
+    coords = grid_coords(1, size, size)
+    turns = flow_turns(centred, *coords, TURNED.cell, TURNED.turns)
+    assert turns.shape == (1, size // TURNED.cell + 1, size // TURNED.cell + 1)
+    assert bool((turns[:, 1:-2, 1:-2] == round(30 / (180 / TURNED.turns))).all())
+    table = turned_patches(_bank(count=16, layout=TURNED), TURNED)
+    marks = patch_marks(table, *coords, TURNED, turns)
+    assert abs(float(_angles(marks[:, :, 32:-32, 32:-32])[0]) - 30) < 12
+    origin = torch.tensor([[2 * TURNED.cell, TURNED.cell]])
+    crop = patch_marks(table, *grid_coords(1, 64, 96, origin), TURNED,
+                       turns[:, 2 : 2 + 64 // TURNED.cell + 1, 1 : 1 + 96 // TURNED.cell + 1])
+    top, left = origin[0].tolist()
+    assert torch.allclose(crop, marks[:, :, top : top + 64, left : left + 96])

@@ -15,6 +15,7 @@ from core.model.generator import (
     FINE_BAND,
     MARKLESS_TYPE,
     UNNOTCHED_TYPE,
+    UNTURNED_TYPE,
     ZERO_PADDED_TYPE,
     Generator,
     build_generator,
@@ -26,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from metrics import lattice_ratio
 
 
-def _random_generator(seed: int = 0) -> Generator:
+def _random_generator(seed: int = 0, kind: str = ARCH_TYPE) -> Generator:
     """A generator with non-trivial weights (the real init starts as the identity)."""
     torch.manual_seed(seed)
-    g = build_generator(width=16, deep_width=32, blocks=2)
+    g = build_generator(type=kind, width=16, deep_width=32, blocks=2)
     for p in g.parameters():
         p.data.normal_(0.0, 0.2)
     g.set_marks(torch.randn_like(g.mark_bank))
@@ -47,7 +48,7 @@ def test_arch_rebuilds_and_is_json():
 
 def test_shape_multiple_and_identity_start():
     g = build_generator(width=16, deep_width=32, blocks=1).eval()
-    assert g.multiple in (8, 16)
+    assert g.multiple == g.layout.cell == 16
     x = torch.rand(2, 3, 48, 64)
     with torch.no_grad():
         y = g(x)
@@ -121,7 +122,7 @@ def test_inference_in_bands_equals_training_forward():
     """Without autograd the full-resolution path runs in bands of rows: the same numbers
     (on a result inference's clip to 0..1 leaves alone)."""
     g = _random_generator(1)
-    for head in (g.head, g.quarter_head, g.deep_head):
+    for head in (g.head, g.quarter_head, g.deep_head, g.mark_head):
         head.weight.data.mul_(0.002)
         head.bias.data.mul_(0.002)
     x = torch.rand(1, 3, 2 * FINE_BAND + 24, 48) * 0.5 + 0.25
@@ -160,11 +161,20 @@ def test_markless_files_rebuild_without_the_paintings_marks():
     assert new.multiple == 16 and new.skin.in_channels == 5 + 3
 
 
+def test_unturned_files_rebuild_with_the_fine_marks_laid_as_cut():
+    """``restyle-gen9`` files load as they were trained: a bank of 64 px patches of the
+    finest detail, read by the convs alone (no straight path)."""
+    old = build_generator(type=UNTURNED_TYPE, width=8, deep_width=16, blocks=1)
+    assert old.mark_bank.shape[-1] == 64 and old.mark_head is None
+    new = build_generator(width=8, deep_width=16, blocks=1)
+    assert new.mark_bank.shape[-1] == 48 and new.mark_head is not None
+
+
 def test_residual_is_notched_at_the_lattice_frequencies():
     """What the generator adds (after the clip to 0..1) holds next to no power at the
     period-4/8 lattice frequencies; ``restyle-gen8`` files rebuild unnotched, as they were
     trained, and there the residual holds about as much there as anywhere."""
-    g = _random_generator(4)
+    g = _random_generator(4, UNTURNED_TYPE)
     old = build_generator(type=UNNOTCHED_TYPE, width=16, deep_width=32, blocks=2)
     old.load_state_dict(g.state_dict())
     side = 256

@@ -150,7 +150,7 @@ def test_settle_ground_lifts_a_coarse_glow_off_flat_ground_and_leaves_the_rest()
 def test_the_generator_settles_ground_at_inference_only():
     torch.manual_seed(0)
     generator = build_generator().eval()
-    torch.nn.init.normal_(generator.quarter_head.weight, std=0.004)  # a coarse residual
+    torch.nn.init.normal_(generator.quarter_head.weight, std=0.003)  # a coarse residual
     # Mid-grey silhouettes: inference also clips the result to 0..1, and nothing may clip.
     source = silhouettes(128)[None] * 0.5 + 0.25
     with torch.no_grad():

@@ -199,6 +199,24 @@ def test_neighbour_distance_wants_the_paintings_marks_not_its_colours_as_noise(i
     assert output.grad is not None and output.grad.abs().sum() > 0
 
 
+def test_detail_term_wants_the_paintings_marks_on_any_ground(images):
+    """The painting's detail laid over a flat grey costs a fraction of the grey alone and of
+    white noise of the detail's spread on it: the term asks for the marks themselves, in
+    whatever colours the output has under them."""
+    style = load_rgb(images[0])[None]
+    gen = torch.Generator().manual_seed(0)
+    details = losses.StylePatches([losses.detail_band(style, 4.0)], gen, 5, 2)
+    ground = torch.full_like(style, 0.5)
+    marks = losses.detail_band(torch.roll(style, shifts=(8, 12), dims=(2, 3)), 4.0)
+    noise = torch.randn(style.shape, generator=gen) * float(marks.std())
+
+    def distance(x: torch.Tensor) -> float:
+        return float(details.distance(losses.detail_band(x, 4.0), gen))
+
+    marked = distance(ground + marks)
+    assert marked < 0.2 * distance(ground) and marked < 0.5 * distance(ground + noise)
+
+
 def test_structure_loss_ignores_tone_and_sees_moved_edges(images):
     content = load_rgb(images[1])[None]
     recoloured = (0.4 * content.flip(1) + 0.3).clamp(0, 1)  # other palette, same layout
