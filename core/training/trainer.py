@@ -38,7 +38,7 @@ from .options import DEFAULT_TIME_BUDGET_S
 
 #: Style batches measured up front for the patch term, each on its own directions.
 STYLE_SETS = 16
-#: Scales of the detail term: full and half resolution (the band is gone by 1/4).
+#: Scales of the detail term: full and half resolution.
 DETAIL_OCTAVES = 2
 CHANNELS_LAST = torch.channels_last
 #: Crops take their noise from random places in this many pixels of rows and columns.
