@@ -137,9 +137,10 @@ def patch_marks(bank: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
     v_rows = torch.cat([rows[:, ::cell], rows[:, -1:] + 1], dim=1)
     v_cols = torch.cat([cols[:, ::cell], cols[:, -1:] + 1], dim=1)
     picks = position_noise(v_rows, v_cols, 4, _ID_CHANNEL)  # (N, 4, H/cell+1, W/cell+1)
+    count = len(bank) if turns is None else len(bank) // layout.turns
+    ids = ((picks[:, 0] + 1) * (count / 2)).long().clamp_(0, count - 1)
     if turns is None:
-        count, side = len(bank), bank.shape[-1]
-        ids = ((picks[:, 0] + 1) * (count / 2)).long().clamp_(0, count - 1)
+        side = bank.shape[-1]
         mirrored = picks[:, 1] < 0
         places = side - layout.window + 1
         offsets = ((picks[:, 2:] + 1) * (places / 2)).long().clamp_(0, places - 1)
@@ -149,8 +150,7 @@ def patch_marks(bank: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
         left = torch.where(mirrored, places - 1 - offsets[:, 1], offsets[:, 1])
         starts = (((ids + count * mirrored) * side + offsets[:, 0]) * side + left).int()
     else:  # a whole turned window per vertex: its patch by hash, its turn by the flow
-        count, side = len(bank) // layout.turns, layout.window
-        ids = ((picks[:, 0] + 1) * (count / 2)).long().clamp_(0, count - 1)
+        side = layout.window
         table = bank.permute(0, 2, 3, 1).reshape(-1, channels)
         starts = ((ids * layout.turns + turns) * side * side).int()
     return _blend(table, starts, n, height, width, cell, side)
