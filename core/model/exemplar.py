@@ -10,14 +10,21 @@ pixels apart). Each vertex has a patch of its own, picked by a hash of the verte
 source position. The four are blended with weights that preserve the detail's contrast
 (the histogram-preserving blend of Heitz and Neyret 2018, for a zero-mean exemplar).
 
-Two layouts. ``FINE`` (restyle-gen9) keeps the painting's finest detail, read from a
+Three layouts. ``FINE`` (restyle-gen9) keeps the painting's finest detail, read from a
 hashed place inside a larger patch, mirrored or not; the generator's full-resolution
 convs read it as extra channels. ``TURNED`` (restyle-gen10) keeps the strokes (what a
 sigma-4 blur takes away) and turns each vertex's patch so its strokes run along the
 texture's flow at the vertex (``strokes.flow_turns``: along grain, planks and edges; on
 flat ground a slow swirl), the way a painter's strokes follow the form. Through the convs
 alone a style took little of the fine marks, so the generator also adds the turned ones
-straight, through a learned colour map.
+straight, through a learned colour map. ``BROAD`` (restyle-gen11) cuts whole marks: a
+sigma-6 band in windows of 64 px, wide enough for a Starry Night dab, an Udnie plane, a
+Kandinsky line or a Hokusai foam curl (in 32 px windows every mark was cut into
+fragments, which read as noise). Trained, a style took almost none of v10's marks (its
+colour map's gains were about .01): every term but the detail term counted them against
+it. So broad marks are laid at a fixed share of the painting's own contrast
+(``STRAIGHT_SHARE``), and nothing learned reads them (a learned map beside that gain
+learned to cancel it).
 
 The patches are zero-mean and the blend is keyed to positions, not to content, so the
 result has no mean pattern at the grid's period, and a tile, the whole image and both
@@ -63,6 +70,11 @@ FINE = MarkLayout(cell=16, patch=64, sigma=2.0, turns=0)
 #: curls), each patch turned so its strokes run along the texture's own flow at its vertex.
 #: A patch is cut large enough (side > window * sqrt 2) that every turn fills the window.
 TURNED = MarkLayout(cell=16, patch=48, sigma=4.0, turns=8)
+#: restyle-gen11: whole marks, each in a window of 64 px (what a sigma-6 blur takes).
+BROAD = MarkLayout(cell=32, patch=96, sigma=6.0, turns=8)
+#: ``BROAD`` marks are laid straight at this share of the painting's own detail contrast
+#: (``painting_contrast``); 1 swamped wood grain, .5 was barely seen at 100% zoom.
+STRAIGHT_SHARE = 0.6
 #: Hash channels for the vertices' patch choice and mirroring (beyond the others' own).
 _ID_CHANNEL = 1 << 11
 
@@ -86,6 +98,17 @@ def painting_patches(paintings: Sequence[torch.Tensor], count: int, gen: torch.G
     bank = torch.stack(patches)
     bank = bank - bank.mean(dim=(0, 2, 3), keepdim=True)
     return bank / (bank.std() + 1e-6)
+
+
+def painting_contrast(paintings: Sequence[torch.Tensor], layout: MarkLayout) -> float:
+    """The spread of the paintings' detail (each (3, H, W) in [0, 1], at the scale the style is
+    trained on) at ``layout``'s sigma: the contrast of the painting's own marks."""
+    total, count = 0.0, 0
+    for image in paintings:
+        detail = image - gaussian_blur(image[None], layout.sigma)[0]
+        total += float(detail.square().sum())
+        count += detail.numel()
+    return math.sqrt(total / count)
 
 
 def _at_least(image: torch.Tensor, side: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ before its upsampling, which zeroes its own grid's Nyquist frequency: a fine
 weave near period 8 px, aliased in the 1/4 path and then amplified, would
 otherwise come back as a period-8 lattice. With both, neither coarse residual
 can hold any energy at the period-4 or period-8 lattice frequencies. An
-untrained network (zero heads) is the identity.
+untrained network (zero heads) is the identity until its painting's marks are set.
 
 Marks on flat ground: a network of convolutions maps flat ground to flat ground, so
 a plain painted area (a ball, a wall, the white around a cut-out) could only change
@@ -29,8 +29,10 @@ convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
 lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the painting's
 own marks (``marks``: patches of its strokes, cut when the style is trained and stored
 with the model, laid down by position and turned along the texture's flow;
-``exemplar.py``), faded like the streaks, and a 1x1 conv adds them to the output
-straight, in colours it learns.
+``exemplar.py``), faded like the streaks. They are added to the output straight, at a
+fixed share of the painting's own contrast (``mark_gain``), and nothing learned reads
+them: given the chance, training learned to cancel them (restyle-gen10's smaller marks
+were read by the convs and added through a learned 1x1 conv).
 Streaks and marks are noise: they hold energy at every frequency, and over a texture
 with little fine detail across its grain that alone lifted the lattice peak 1.5-2.2x
 (by chance of where the marks fell). So the whole residual is notched at the lattice
@@ -57,7 +59,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .blur import binomial, upsample
-from .exemplar import FINE, TURNED, patch_marks, turned_patches
+from .exemplar import BROAD, FINE, STRAIGHT_SHARE, TURNED, patch_marks, turned_patches
 from .ground import COARSE_REACH, settle_ground
 from .ground import RADIUS as GROUND_RADIUS
 from .lattice import POINT_NOTCH_RADIUS, point_notch
@@ -65,7 +67,9 @@ from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
 from .strokes import STREAKS, STROKE_RADIUS, flow_reach, flow_turns, stroke_field
 
-ARCH_TYPE = "restyle-gen10"
+ARCH_TYPE = "restyle-gen11"
+#: The type whose turned marks were cut in 32 px windows and laid straight only as learned.
+NARROW_TYPE = "restyle-gen10"
 #: The type whose marks were the painting's finest detail, laid as cut (``exemplar.FINE``).
 UNTURNED_TYPE = "restyle-gen9"
 #: The type whose residual was not notched at the lattice frequencies.
@@ -189,6 +193,7 @@ class Generator(nn.Module):
         self, width: int = 64, deep_width: int = 96, blocks: int = 4, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
         padding: str = MIRROR, marks: int = 32, notched: bool = True, turned: bool = True,
+        broad: bool = True,
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
@@ -197,11 +202,11 @@ class Generator(nn.Module):
         self.arch = {"type": ARCH_TYPE, "width": width, "deep_width": deep_width,
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
                      "gated_strokes": gated_strokes, "padding": padding, "marks": marks,
-                     "notched": notched, "turned": turned}
+                     "notched": notched, "turned": turned, "broad": broad}
         self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
         self.notched = notched
         self.marks = marks if strokes else 0  # the marks fade with the streaks' gate
-        self.layout = TURNED if turned else FINE
+        self.layout = BROAD if broad else TURNED if turned else FINE
         self.multiple = self.layout.cell if self.marks else 8
         # Receptive radius in input pixels: the input blur and the space-to-depth block,
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
@@ -227,13 +232,19 @@ class Generator(nn.Module):
         if self.marks:  # the painting's detail patches, set by training (``set_marks``)
             side = self.layout.patch
             self.register_buffer("mark_bank", torch.zeros(self.marks, 3, side, side))
-        # The input's own detail, the streaks and the painting's marks.
-        self.skin = _conv(3 + STREAKS * strokes + 3 * bool(self.marks), fine, mirrored=mirrored)
+            # The painting's own contrast times ``STRAIGHT_SHARE``: the marks' fixed gain.
+            if self.layout is BROAD:
+                self.register_buffer("mark_gain", torch.zeros(()))
+        # The input's own detail, the streaks and (but broad ones, which nothing learned may
+        # see: the convs learned to cancel them) the painting's marks.
+        self.marks_read = bool(self.marks) and self.layout is not BROAD
+        self.skin = _conv(3 + STREAKS * strokes + 3 * self.marks_read, fine, mirrored=mirrored)
         self.sharpen = _conv(fine, fine, mirrored=mirrored)
         self.head = _conv(fine, 3, mirrored=mirrored)  # the full-resolution RGB residual
         # Turned marks also reach the output straight, in colours of the painting's choosing:
-        # through the 3x3 convs alone a style took little of them.
-        self.mark_head = nn.Conv2d(3, 3, 1) if turned and self.marks else None
+        # through the 3x3 convs alone a style took little of them. Broad marks are laid at
+        # their fixed gain alone (``mark_gain``): a learned map learned to cancel them.
+        self.mark_head = nn.Conv2d(3, 3, 1) if turned and self.marks_read else None
         heads = (self.quarter_head, self.deep_head, self.head, self.mark_head)
         for head in filter(None, heads):  # start as the identity
             nn.init.zeros_(head.weight)
@@ -244,8 +255,10 @@ class Generator(nn.Module):
         centred = x * 2.0 - 1.0
         coords = _coords_of(x, coords)
         stem, deep = self._coarse(centred, coords)
-        planes = self._planes(centred, coords)
+        planes, marks = self._planes(centred, coords)
         fine = self._fine(planes) if torch.is_grad_enabled() else self._fine_in_bands(planes)
+        if marks is not None:  # broad marks, straight at their fixed gain
+            fine = fine.add_(marks.to(fine.dtype), alpha=float(self.mark_gain))
         quarter = binomial(self.quarter_head(self.quarter(stem)))
         deep = self.deep_head(deep).float()
         coarse = upsample(quarter, 4).add_(upsample(deep, 8))
@@ -266,18 +279,24 @@ class Generator(nn.Module):
             residual = residual.add_(x).clamp_(0, 1).sub_(x)
         return point_notch(residual).add_(x)
 
-    def set_marks(self, bank: torch.Tensor) -> None:
-        """Use ``bank`` (``exemplar.painting_patches``) as the painting's marks."""
+    def set_marks(self, bank: torch.Tensor, contrast: float = 0.0) -> None:
+        """Use ``bank`` (``exemplar.painting_patches``) as the painting's marks; broad ones are
+        laid straight at ``STRAIGHT_SHARE`` of ``contrast``, the painting's own
+        (``exemplar.painting_contrast``), besides the learned colour map."""
         self.mark_bank.copy_(bank)
+        if hasattr(self, "mark_gain"):
+            self.mark_gain.fill_(STRAIGHT_SHARE * contrast)
 
-    def _planes(self, centred: torch.Tensor, coords: Coords) -> torch.Tensor:
+    def _planes(self, centred: torch.Tensor,
+                coords: Coords) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What the full-resolution convs read: the input and, with strokes, the streaks
-        and the painting's marks, both faded over the texture's own detail."""
+        and (but broad ones) the painting's marks, both faded over the texture's own
+        detail. And the broad marks, so faded, which are laid straight (else None)."""
         if not self.strokes:
-            return centred
+            return centred, None
         streaks, gate = stroke_field(centred, *coords, self.gated_strokes)
         if not self.marks:
-            return torch.cat([centred, streaks], dim=1)
+            return torch.cat([centred, streaks], dim=1), None
         bank = self.mark_bank.float()
         if self.layout.turns:
             turns = flow_turns(centred, *coords, self.layout.cell, self.layout.turns)
@@ -285,7 +304,9 @@ class Generator(nn.Module):
         else:
             marks = patch_marks(bank, *coords)
         marks.mul_(gate)
-        return torch.cat([centred, streaks, marks.to(centred.dtype)], dim=1)
+        if not self.marks_read:
+            return torch.cat([centred, streaks], dim=1), marks
+        return torch.cat([centred, streaks, marks.to(centred.dtype)], dim=1), None
 
     def _coarse(self, centred: torch.Tensor, coords: Coords) -> tuple[torch.Tensor, torch.Tensor]:
         """The 1/4 stem and the 1/8 blocks' output."""
@@ -309,7 +330,7 @@ class Generator(nn.Module):
     def _fine(self, planes: torch.Tensor) -> torch.Tensor:
         """The full-resolution residual: three 3x3 convs on the input's own pixels, the
         stroke streaks and the painting's marks (``planes``), and the turned marks
-        straight."""
+        straight through their learned map (restyle-gen10)."""
         fine = self.head(F.relu_(self.sharpen(F.relu_(self.skin(planes)))))
         if self.mark_head is None:
             return fine
@@ -350,14 +371,16 @@ FINE_HALO = 3
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
-    UNTURNED_TYPE: partial(Generator, turned=False),
-    UNNOTCHED_TYPE: partial(Generator, notched=False, turned=False),
-    MARKLESS_TYPE: partial(Generator, marks=0, notched=False, turned=False),
-    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0, notched=False, turned=False),
+    NARROW_TYPE: partial(Generator, broad=False),
+    UNTURNED_TYPE: partial(Generator, turned=False, broad=False),
+    UNNOTCHED_TYPE: partial(Generator, notched=False, turned=False, broad=False),
+    MARKLESS_TYPE: partial(Generator, marks=0, notched=False, turned=False, broad=False),
+    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0, notched=False, turned=False,
+                              broad=False),
     UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS, marks=0,
-                          notched=False, turned=False),
+                          notched=False, turned=False, broad=False),
     NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS, marks=0,
-                            notched=False, turned=False),
+                            notched=False, turned=False, broad=False),
 }
 
 

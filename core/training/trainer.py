@@ -25,7 +25,7 @@ import torch
 from ..device import resolve_device
 from ..errors import BadInput
 from ..model.discriminator import PatchDiscriminator
-from ..model.exemplar import painting_patches
+from ..model.exemplar import painting_contrast, painting_patches
 from ..model.features import build_features
 from ..model.generator import Generator, build_generator
 from ..model.noise import Coords, grid_coords
@@ -150,7 +150,7 @@ class _Run:
         if getattr(self.G, "marks", 0):  # the painting's own marks, as the crops see it
             self.G.set_marks(self._styled_view(
                 painting_patches(self.style.images, self.G.marks, self.gen, self.G.layout)
-            ).to(self.device))
+            ).to(self.device), painting_contrast(self.style.images, self.G.layout))
         self.style_patches = losses.StylePatches(
             [self._styled_view(self.style.batch(settings.batch).to(self.device))
              for _ in range(STYLE_SETS)], self.gen, settings.patch, settings.octaves)

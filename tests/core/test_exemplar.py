@@ -6,10 +6,20 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from core.model.blur import luminance
-from core.model.exemplar import FINE, TURNED, painting_patches, patch_marks, turned_patches
+from core.model.exemplar import (
+    BROAD,
+    FINE,
+    TURNED,
+    MarkLayout,
+    painting_contrast,
+    painting_patches,
+    patch_marks,
+    turned_patches,
+)
 from core.model.noise import grid_coords
 from core.model.strokes import flow_angle, flow_turns, structure_tensor
 from core.store import PAINTINGS_DIR
@@ -66,20 +76,22 @@ def _angles(patches: torch.Tensor) -> torch.Tensor:
     return flow_angle(tensor)[:, 0, 0] * (180 / math.pi)
 
 
-def test_turned_patches_run_at_every_turn():
+@pytest.mark.parametrize("layout", [TURNED, BROAD])
+def test_turned_patches_run_at_every_turn(layout: MarkLayout):
     """Stripes along x, and across, turned to each of the layout's angles."""
-    side = TURNED.patch
+    side = layout.patch
     wave = torch.sin(torch.arange(side) * (2 * math.pi / 9))
     across, along = wave.view(-1, 1), wave.view(1, -1)
     bank = torch.stack([across.expand(3, side, side), along.expand(3, side, side)])
-    table = turned_patches(bank, TURNED)
-    assert table.shape == (2 * TURNED.turns, 3, TURNED.window, TURNED.window)
-    wanted = torch.arange(TURNED.turns).repeat(2) * (180 / TURNED.turns)
+    table = turned_patches(bank, layout)
+    assert table.shape == (2 * layout.turns, 3, layout.window, layout.window)
+    wanted = torch.arange(layout.turns).repeat(2) * (180 / layout.turns)
     error = (_angles(table) - wanted).remainder(180)
     assert float(torch.minimum(error, 180 - error).max()) < 3
 
 
-def test_marks_turn_along_the_textures_flow():
+@pytest.mark.parametrize("layout", [TURNED, BROAD])
+def test_marks_turn_along_the_textures_flow(layout: MarkLayout):
     """Grain along 30 degrees: every vertex takes the turn nearest 30, and the laid marks
     run that way; a crop on a vertex lays exactly the whole image's marks there."""
     size = 256
@@ -88,14 +100,25 @@ def test_marks_turn_along_the_textures_flow():
     grain = torch.sin((-x * math.sin(angle) + y * math.cos(angle)) * (2 * math.pi / 23))
     centred = (grain * 0.5).expand(1, 3, size, size)
     coords = grid_coords(1, size, size)
-    turns = flow_turns(centred, *coords, TURNED.cell, TURNED.turns)
-    assert turns.shape == (1, size // TURNED.cell + 1, size // TURNED.cell + 1)
-    assert bool((turns[:, 1:-2, 1:-2] == round(30 / (180 / TURNED.turns))).all())
-    table = turned_patches(_bank(count=16, layout=TURNED), TURNED)
-    marks = patch_marks(table, *coords, TURNED, turns)
+    turns = flow_turns(centred, *coords, layout.cell, layout.turns)
+    assert turns.shape == (1, size // layout.cell + 1, size // layout.cell + 1)
+    assert bool((turns[:, 1:-2, 1:-2] == round(30 / (180 / layout.turns))).all())
+    table = turned_patches(_bank(count=16, layout=layout), layout)
+    marks = patch_marks(table, *coords, layout, turns)
     assert abs(float(_angles(marks[:, :, 32:-32, 32:-32])[0]) - 30) < 12
-    origin = torch.tensor([[2 * TURNED.cell, TURNED.cell]])
-    crop = patch_marks(table, *grid_coords(1, 64, 96, origin), TURNED,
-                       turns[:, 2 : 2 + 64 // TURNED.cell + 1, 1 : 1 + 96 // TURNED.cell + 1])
+    origin = torch.tensor([[2 * layout.cell, layout.cell]])
+    crop = patch_marks(table, *grid_coords(1, 64, 96, origin), layout,
+                       turns[:, 2 : 2 + 64 // layout.cell + 1, 1 : 1 + 96 // layout.cell + 1])
     top, left = origin[0].tolist()
     assert torch.allclose(crop, marks[:, :, top : top + 64, left : left + 96])
+
+
+def test_painting_contrast_is_the_spread_of_the_paintings_detail():
+    """A fine check of +-.1 on grey is all detail at the marks' sigma, flat grey none;
+    over both paintings together the spread is pooled by area."""
+    flat = torch.full((3, 64, 64), 0.4)
+    rows, cols = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    check = flat + 0.1 * (1 - 2 * ((rows + cols) % 2)).float()
+    assert painting_contrast([flat], BROAD) < 1e-6
+    assert abs(painting_contrast([check], BROAD) - 0.1) < 0.005
+    assert abs(painting_contrast([flat, check], BROAD) - 0.1 / math.sqrt(2)) < 0.005

@@ -10,10 +10,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from core.model.blur import gaussian_blur
+from core.model.exemplar import STRAIGHT_SHARE
 from core.model.generator import (
     ARCH_TYPE,
     FINE_BAND,
     MARKLESS_TYPE,
+    NARROW_TYPE,
     UNNOTCHED_TYPE,
     UNTURNED_TYPE,
     ZERO_PADDED_TYPE,
@@ -33,7 +36,7 @@ def _random_generator(seed: int = 0, kind: str = ARCH_TYPE) -> Generator:
     g = build_generator(type=kind, width=16, deep_width=32, blocks=2)
     for p in g.parameters():
         p.data.normal_(0.0, 0.2)
-    g.set_marks(torch.randn_like(g.mark_bank))
+    g.set_marks(torch.randn_like(g.mark_bank), contrast=0.05)
     return g.eval()
 
 
@@ -48,8 +51,8 @@ def test_arch_rebuilds_and_is_json():
 
 def test_shape_multiple_and_identity_start():
     g = build_generator(width=16, deep_width=32, blocks=1).eval()
-    assert g.multiple == g.layout.cell == 16
-    x = torch.rand(2, 3, 48, 64)
+    assert g.multiple == g.layout.cell == 32
+    x = torch.rand(2, 3, 64, 96)
     with torch.no_grad():
         y = g(x)
     assert y.shape == x.shape
@@ -122,7 +125,7 @@ def test_inference_in_bands_equals_training_forward():
     """Without autograd the full-resolution path runs in bands of rows: the same numbers
     (on a result inference's clip to 0..1 leaves alone)."""
     g = _random_generator(1)
-    for head in (g.head, g.quarter_head, g.deep_head, g.mark_head):
+    for head in (g.head, g.quarter_head, g.deep_head):
         head.weight.data.mul_(0.002)
         head.bias.data.mul_(0.002)
     x = torch.rand(1, 3, 2 * FINE_BAND + 24, 48) * 0.5 + 0.25
@@ -158,7 +161,8 @@ def test_markless_files_rebuild_without_the_paintings_marks():
     assert old.arch["marks"] == 0 and old.multiple == 8
     assert not hasattr(old, "mark_bank") and old.skin.in_channels == 5
     new = build_generator(width=8, deep_width=16, blocks=1)
-    assert new.multiple == 16 and new.skin.in_channels == 5 + 3
+    assert new.multiple == 32 and new.mark_bank.shape[-1] == 96  # read by nothing learned
+    assert new.skin.in_channels == 5 and new.mark_head is None
 
 
 def test_unturned_files_rebuild_with_the_fine_marks_laid_as_cut():
@@ -166,8 +170,33 @@ def test_unturned_files_rebuild_with_the_fine_marks_laid_as_cut():
     finest detail, read by the convs alone (no straight path)."""
     old = build_generator(type=UNTURNED_TYPE, width=8, deep_width=16, blocks=1)
     assert old.mark_bank.shape[-1] == 64 and old.mark_head is None
-    new = build_generator(width=8, deep_width=16, blocks=1)
-    assert new.mark_bank.shape[-1] == 48 and new.mark_head is not None
+    narrow = build_generator(type=NARROW_TYPE, width=8, deep_width=16, blocks=1)
+    assert narrow.mark_bank.shape[-1] == 48 and narrow.mark_head is not None
+    assert narrow.multiple == 16 and not hasattr(narrow, "mark_gain")
+    assert narrow.skin.in_channels == 5 + 3  # the convs read its marks
+
+
+def test_broad_marks_are_laid_at_a_share_of_the_paintings_contrast():
+    """Untrained, a ``restyle-gen11`` generator adds its marks to flat ground at
+    ``STRAIGHT_SHARE`` of the painting's contrast, in training and at inference alike;
+    a ``restyle-gen10`` one (the same network with the marks laid only as learned) adds
+    nothing until trained."""
+    torch.manual_seed(0)
+    g = build_generator(width=8, deep_width=16, blocks=1)
+    assert g.mark_bank.shape[-1] == 96
+    # Smooth marks, unit spread: turning white noise (bilinear) would average it down.
+    bank = gaussian_blur(torch.randn_like(g.mark_bank), 2.0)
+    g.set_marks(bank / bank.std(), contrast=0.1)
+    grey = torch.full((1, 3, 128, 128), 0.5)
+    with torch.no_grad():
+        added = g.eval()(grey) - grey
+    assert abs(float(added.std()) - STRAIGHT_SHARE * 0.1) < 0.2 * STRAIGHT_SHARE * 0.1
+    trained_as = g.train()(grey).detach() - grey
+    assert torch.allclose(trained_as, added, atol=1e-4)
+    narrow = build_generator(type=NARROW_TYPE, width=8, deep_width=16, blocks=1).eval()
+    narrow.set_marks(torch.randn_like(narrow.mark_bank), contrast=0.1)
+    with torch.no_grad():
+        assert torch.allclose(narrow(grey), grey)
 
 
 def test_residual_is_notched_at_the_lattice_frequencies():

@@ -104,9 +104,9 @@ def test_a_stroke_scale_below_one_keeps_the_texture_own_fine_detail(model):
 
 def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path, monkeypatch):
     monkeypatch.setattr(tiling, "ONE_PASS_MAX_PIXELS", 0)
-    Image.fromarray(to_uint8(tileable_image(64))).save(tmp_path / "tex.png")
+    Image.fromarray(to_uint8(tileable_image(256))).save(tmp_path / "tex.png")
     out = np.asarray(Image.open(stylize_file(model, tmp_path / "tex.png", tmp_path / "o.png",
-                                             StylizeSettings(tile=32)))).astype(float)
+                                             StylizeSettings(tile=128)))).astype(float)
     for axis in (0, 1):
         interior = np.abs(np.diff(out, axis=axis)).mean()
         seam = np.abs(np.take(out, 0, axis) - np.take(out, -1, axis)).mean()
@@ -115,7 +115,7 @@ def test_seamless_auto_keeps_a_tileable_texture_tileable(model, tmp_path, monkey
 
 def test_cancel_leaves_no_output_file(model, tmp_path, monkeypatch):
     monkeypatch.setattr(tiling, "ONE_PASS_MAX_PIXELS", 0)  # tile this small image
-    src = _rgba_file(tmp_path, (96, 96))
+    src = _rgba_file(tmp_path, (256, 256))  # 2 x 2 tiles of the smallest size
     cancel = threading.Event()
 
     def cancel_mid_run(fraction, phase, message):
@@ -124,7 +124,7 @@ def test_cancel_leaves_no_output_file(model, tmp_path, monkeypatch):
 
     out_dir = tmp_path / "out"
     with pytest.raises(Cancelled):
-        stylize_file(model, src, out_dir / "r.png", StylizeSettings(tile=32),
+        stylize_file(model, src, out_dir / "r.png", StylizeSettings(tile=128),
                      progress=cancel_mid_run, cancel=cancel)
     assert not out_dir.exists() or list(out_dir.iterdir()) == []
 

@@ -27,8 +27,7 @@ def tiny_generator(seed: int = 0, head_std: float = 0.05) -> torch.nn.Module:
     torch.manual_seed(seed)
     generator = build_generator(**TINY_ARCH)
     torch.nn.init.normal_(generator.head.weight, std=head_std)
-    torch.nn.init.normal_(generator.mark_head.weight, std=head_std)
-    generator.set_marks(torch.randn_like(generator.mark_bank))
+    generator.set_marks(torch.randn_like(generator.mark_bank), contrast=head_std)
     return generator.eval()
 
 
