@@ -29,7 +29,8 @@ convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
 lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the painting's
 own marks (``marks``: patches of its strokes, cut when the style is trained and stored
 with the model, laid down by position and turned along the texture's flow;
-``exemplar.py``), faded like the streaks. They are added to the output straight, at a
+``exemplar.py``), faded like the streaks and over the texture's finest grain
+(``strokes.grain_fade``). They are added to the output straight, at a
 fixed share of the painting's own contrast (``mark_gain``), and nothing learned reads
 them: given the chance, training learned to cancel them (restyle-gen10's smaller marks
 were read by the convs and added through a learned 1x1 conv).
@@ -65,7 +66,15 @@ from .ground import RADIUS as GROUND_RADIUS
 from .lattice import POINT_NOTCH_RADIUS, point_notch
 from .noise import Coords, grid_coords, position_noise
 from .norm import TileNorm
-from .strokes import STREAKS, STROKE_RADIUS, flow_reach, flow_turns, stroke_field
+from .strokes import (
+    GRAIN_RADIUS,
+    STREAKS,
+    STROKE_RADIUS,
+    flow_reach,
+    flow_turns,
+    grain_fade,
+    stroke_field,
+)
 
 ARCH_TYPE = "restyle-gen11"
 #: The type whose turned marks were cut in 32 px windows and laid straight only as learned.
@@ -190,7 +199,7 @@ class Generator(nn.Module):
     ``multiple`` (8, or with the painting's marks their grid's cell)."""
 
     def __init__(
-        self, width: int = 64, deep_width: int = 96, blocks: int = 4, fine: int = 16,
+        self, width: int = 64, deep_width: int = 80, blocks: int = 3, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
         padding: str = MIRROR, marks: int = 32, notched: bool = True, turned: bool = True,
         broad: bool = True,
@@ -212,12 +221,12 @@ class Generator(nn.Module):
         # then each 3x3 conv at 1/s resolution reaches s pixels (stem, down, two per
         # block at 1/8) and the x8 bilinear step 8 more. The 1/4 level (stem, one
         # block, head, binomial: 20 + 4) and the full-resolution convs (3) reach less;
-        # the stroke field reaches ``STROKE_RADIUS``. The residual's notch reads
-        # ``POINT_NOTCH_RADIUS`` beyond all of them.
+        # the stroke field reaches ``STROKE_RADIUS``, the grain's fade ``GRAIN_RADIUS``.
+        # The residual's notch reads ``POINT_NOTCH_RADIUS`` beyond all of them.
         # ``settle_ground`` reads the coarse residual ``COARSE_REACH`` further, and the
         # input ``GROUND_RADIUS`` far.
         coarse_radius = _LowPass.radius + 4 + 4 + 8 * (1 + 2 * blocks) + 8
-        radius = max(coarse_radius + COARSE_REACH, GROUND_RADIUS, STROKE_RADIUS,
+        radius = max(coarse_radius + COARSE_REACH, GROUND_RADIUS, STROKE_RADIUS, GRAIN_RADIUS,
                      flow_reach(self.layout.cell) if turned and self.marks else 0)
         radius += POINT_NOTCH_RADIUS * notched
         self.context = -(-radius // self.multiple) * self.multiple
@@ -304,8 +313,8 @@ class Generator(nn.Module):
         else:
             marks = patch_marks(bank, *coords)
         marks.mul_(gate)
-        if not self.marks_read:
-            return torch.cat([centred, streaks], dim=1), marks
+        if not self.marks_read:  # broad marks also fade over the texture's finest grain
+            return torch.cat([centred, streaks], dim=1), marks.mul_(grain_fade(centred))
         return torch.cat([centred, streaks, marks.to(centred.dtype)], dim=1), None
 
     def _coarse(self, centred: torch.Tensor, coords: Coords) -> tuple[torch.Tensor, torch.Tensor]:

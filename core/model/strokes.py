@@ -39,6 +39,13 @@ _TENSOR_SIGMA = 1.0  # quarter-resolution pixels
 #: luminance structure tensor (centred units per half-resolution pixel, squared), which
 #: is about the square of the detail's contrast. The demo textures' medians are 0.005-0.017.
 DETAIL_ENERGY = 1e-2
+#: The energy of the luminance's finest band (sigma 1; centred units, smoothed) at which
+#: the broad marks are halfway to ``GRAIN_FLOOR``, the share they keep over the finest grain
+#: (``grain_fade``). Held-out medians: brushed metal 2e-4, oak and table wood 6e-4 and
+#: 1.1e-3, a teddy's fur 6e-4; a flat ground 0.
+GRAIN_ENERGY, GRAIN_FLOOR = 1e-4, 0.5
+#: Full-resolution pixels ``grain_fade`` reads around a pixel: its two blurs.
+GRAIN_RADIUS = 3 + 2 * (6 + 2)
 #: Noise channels from here on are the strokes' (the generator's own come first).
 _NOISE_CHANNELS = 1 << 10
 #: How strongly the default swirl steers where the texture has directions of its own.
@@ -105,6 +112,20 @@ def stroke_directions(luma: torch.Tensor,
     cos_t = ((1 + cos2) / 2).clamp_min(0).sqrt()
     sin_t = ((1 - cos2) / 2).clamp_min(0).sqrt() * torch.where(jxy >= 0, 1.0, -1.0)
     return torch.stack([-sin_t, cos_t], dim=1), (jxx + jyy)[:, None]
+
+
+def grain_fade(centred: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W): 1 on flat ground, falling to ``GRAIN_FLOOR`` over a texture's finest
+    grain, for a centred input (N, 3, H, W; H, W multiples of 8). The broad marks fade by
+    it: ``DETAIL_ENERGY``'s fade, at half resolution, does not see grain of a pixel or two
+    (brushed lines, wood grain, fur), which the marks painted over. The energy is that of
+    the luminance's sigma-1 band, smoothed at half resolution (sigma 2 there)."""
+    with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
+        luma = luminance(centred.float())
+        band = luma - gaussian_blur(luma, 1.0, "replicate")
+        energy = gaussian_blur(F.avg_pool2d(band.square_(), 2), 2.0, "replicate")
+        fade = (energy * GRAIN_FLOOR + GRAIN_ENERGY) / (energy + GRAIN_ENERGY)
+        return F.interpolate(fade, scale_factor=2, mode="bilinear", align_corners=False)
 
 
 def flow_turns(centred: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, cell: int,

@@ -10,7 +10,14 @@ import torch
 from core.inference.stylize import StylizeSettings, stylize_array
 from core.model.generator import NOISELESS_TYPE, UNGATED_TYPE, build_generator
 from core.model.noise import grid_coords, position_noise
-from core.model.strokes import STREAKS, STROKE_RADIUS, stroke_field
+from core.model.strokes import (
+    GRAIN_FLOOR,
+    GRAIN_RADIUS,
+    STREAKS,
+    STROKE_RADIUS,
+    grain_fade,
+    stroke_field,
+)
 from core.store import load_model
 
 #: Spread of a shipped style's output on flat orange: the shipped styles measure
@@ -106,3 +113,21 @@ def test_shipped_styles_paint_marks_on_flat_ground(style):
     out = stylize_array(load_model(style, device="cpu"), flat, StylizeSettings(device="cpu"))
     inner = out[32:-32, 32:-32]
     assert float(inner.std(axis=(0, 1)).mean()) > MARKS_STD
+
+
+def test_broad_marks_fade_over_fine_grain_and_not_on_flat_ground():
+    """``grain_fade`` is 1 on a flat ground, about ``GRAIN_FLOOR`` over a grain of a pixel
+    or two (which the half-resolution fade misses), and a crop on the grid fades as the
+    whole image does there."""
+    size = 128
+    rows = torch.arange(size).view(-1, 1)
+    lines = 0.1 * torch.where(rows % 2 == 0, 1.0, -1.0).expand(size, size)  # brushed lines
+    centred = torch.zeros(1, 3, size, 2 * size)
+    centred[:, :, :, size:] = lines
+    fade = grain_fade(centred)[0, 0]
+    assert float(fade[:, : size // 2].min()) > 0.99
+    assert abs(float(fade[:, -size // 2 :].mean()) - GRAIN_FLOOR) < 0.02
+    crop = grain_fade(centred[:, :, 32:96, 64:192])[0, 0]
+    reach = GRAIN_RADIUS
+    assert torch.allclose(crop[reach:-reach, reach:-reach],
+                          fade[32 + reach : 96 - reach, 64 + reach : 192 - reach], atol=1e-5)
