@@ -73,7 +73,8 @@ TURNED = MarkLayout(cell=16, patch=48, sigma=4.0, turns=8)
 #: restyle-gen11: whole marks, each in a window of 64 px (what a sigma-6 blur takes).
 BROAD = MarkLayout(cell=32, patch=96, sigma=6.0, turns=8)
 #: ``BROAD`` marks are laid straight at this share of the painting's own detail contrast
-#: (``painting_contrast``); 1 swamped wood grain, .5 was barely seen at 100% zoom.
+#: (``painting_contrast``). Laid by hand over v10's styles, 1 swamped the table wood's grain;
+#: in v10's 32 px windows .5 was barely seen at 100% zoom.
 STRAIGHT_SHARE = 0.6
 #: Hash channels for the vertices' patch choice and mirroring (beyond the others' own).
 _ID_CHANNEL = 1 << 11

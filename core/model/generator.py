@@ -291,7 +291,7 @@ class Generator(nn.Module):
     def set_marks(self, bank: torch.Tensor, contrast: float = 0.0) -> None:
         """Use ``bank`` (``exemplar.painting_patches``) as the painting's marks; broad ones are
         laid straight at ``STRAIGHT_SHARE`` of ``contrast``, the painting's own
-        (``exemplar.painting_contrast``), besides the learned colour map."""
+        (``exemplar.painting_contrast``)."""
         self.mark_bank.copy_(bank)
         if hasattr(self, "mark_gain"):
             self.mark_gain.fill_(STRAIGHT_SHARE * contrast)
