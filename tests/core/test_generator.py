@@ -199,6 +199,22 @@ def test_broad_marks_are_laid_at_a_share_of_the_paintings_contrast():
         assert torch.allclose(narrow(grey), grey)
 
 
+def test_a_new_or_loaded_bank_replaces_the_turned_one_kept_for_inference():
+    """Inference keeps the turned bank between calls; setting or loading a bank must drop
+    it, or every later image would be painted with the old painting's marks."""
+    first, second = _random_generator(4), _random_generator(5)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = second(x)
+        first(x)  # keeps first's turned bank
+        first.load_state_dict(second.state_dict())
+        assert torch.equal(first(x), expected)
+        first.set_marks(torch.randn_like(first.mark_bank), contrast=0.05)
+        assert not torch.allclose(first(x), expected, atol=1e-3)
+        second.set_marks(first.mark_bank.clone(), contrast=0.05)
+        assert torch.equal(first(x), second(x))
+
+
 def test_residual_is_notched_at_the_lattice_frequencies():
     """What the generator adds (after the clip to 0..1) holds next to no power at the
     period-4/8 lattice frequencies; ``restyle-gen8`` files rebuild unnotched, as they were
