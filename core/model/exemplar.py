@@ -17,7 +17,7 @@ sigma-4 blur takes away) and turns each vertex's patch so its strokes run along 
 texture's flow at the vertex (``strokes.flow_turns``: along grain, planks and edges; on
 flat ground a slow swirl), the way a painter's strokes follow the form. Through the convs
 alone a style took little of the fine marks, so the generator also adds the turned ones
-straight, through a learned colour map. ``BROAD`` (restyle-gen11) cuts whole marks: a
+straight, through a learned colour map. ``BROAD`` (restyle-gen11 on) cuts whole marks: a
 sigma-6 band in windows of 64 px, wide enough for a Starry Night dab, an Udnie plane, a
 Kandinsky line or a Hokusai foam curl (in 32 px windows every mark was cut into
 fragments, which read as noise). Trained, a style took almost none of v10's marks (its
@@ -70,7 +70,7 @@ FINE = MarkLayout(cell=16, patch=64, sigma=2.0, turns=0)
 #: curls), each patch turned so its strokes run along the texture's own flow at its vertex.
 #: A patch is cut large enough (side > window * sqrt 2) that every turn fills the window.
 TURNED = MarkLayout(cell=16, patch=48, sigma=4.0, turns=8)
-#: restyle-gen11: whole marks, each in a window of 64 px (what a sigma-6 blur takes).
+#: restyle-gen11 on: whole marks, each in a window of 64 px (what a sigma-6 blur takes).
 BROAD = MarkLayout(cell=32, patch=96, sigma=6.0, turns=8)
 #: ``BROAD`` marks are laid straight at this share of the painting's own detail contrast
 #: (``painting_contrast``). Laid by hand over v10's styles, 1 swamped the table wood's grain;

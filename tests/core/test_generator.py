@@ -15,6 +15,7 @@ from core.model.exemplar import STRAIGHT_SHARE
 from core.model.generator import (
     ARCH_TYPE,
     FINE_BAND,
+    HALF_FADE_TYPE,
     MARKLESS_TYPE,
     NARROW_TYPE,
     UNNOTCHED_TYPE,
@@ -25,6 +26,7 @@ from core.model.generator import (
     mirror_pad,
 )
 from core.model.norm import TileNorm, shared_statistics
+from core.model.strokes import GRAIN_FLOOR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from metrics import lattice_ratio
@@ -177,7 +179,7 @@ def test_unturned_files_rebuild_with_the_fine_marks_laid_as_cut():
 
 
 def test_broad_marks_are_laid_at_a_share_of_the_paintings_contrast():
-    """Untrained, a ``restyle-gen11`` generator adds its marks to flat ground at
+    """Untrained, a ``restyle-gen11`` or later generator adds its marks to flat ground at
     ``STRAIGHT_SHARE`` of the painting's contrast, in training and at inference alike;
     a ``restyle-gen10`` one (the same network with the marks laid only as learned) adds
     nothing until trained."""
@@ -200,8 +202,8 @@ def test_broad_marks_are_laid_at_a_share_of_the_paintings_contrast():
 
 
 def test_a_new_or_loaded_bank_replaces_the_turned_one_kept_for_inference():
-    """Inference keeps the turned bank between calls; setting or loading a bank must drop
-    it, or every later image would be painted with the old painting's marks."""
+    """Inference keeps the turned bank between calls; setting, loading, moving or casting
+    the bank must drop it, or later images would be painted with the old marks."""
     first, second = _random_generator(4), _random_generator(5)
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
@@ -213,6 +215,32 @@ def test_a_new_or_loaded_bank_replaces_the_turned_one_kept_for_inference():
         assert not torch.allclose(first(x), expected, atol=1e-3)
         second.set_marks(first.mark_bank.clone(), contrast=0.05)
         assert torch.equal(first(x), second(x))
+        second.load_state_dict(first.state_dict())
+        for g in (first, second):  # every weight and the bank rounded, through ``to``'s kin
+            g.half().float()
+        assert torch.equal(first(x), second(x))
+
+
+def test_half_fade_files_keep_half_their_marks_over_fine_grain():
+    """``restyle-gen11`` files load as trained: their marks kept half their strength over
+    the finest grain, where new ones keep ``GRAIN_FLOOR``; on flat ground both lay all."""
+    old = build_generator(type=HALF_FADE_TYPE, width=8, deep_width=16, blocks=1).eval()
+    new = build_generator(width=8, deep_width=16, blocks=1).eval()
+    assert old.grain_floor == 0.5 and new.grain_floor == GRAIN_FLOOR < 0.5
+    torch.manual_seed(0)
+    bank = gaussian_blur(torch.randn_like(new.mark_bank), 2.0)
+    for g in (old, new):
+        g.set_marks(bank / bank.std(), contrast=0.1)
+    rows = torch.arange(128).view(-1, 1) % 2
+    grain = (0.5 + 0.05 * (2.0 * rows - 1)).expand(128, 128)  # brushed lines
+    x = torch.full((1, 3, 128, 256), 0.5)
+    x[:, :, :, 128:] = grain
+    with torch.no_grad():
+        added = [g(x) - x for g in (old, new)]
+    flat = [float(a[..., 32:96, 16:112].std()) for a in added]
+    assert flat[1] == pytest.approx(flat[0], rel=1e-4)
+    smooth = [gaussian_blur(a, 2.0)[..., 32:96, 144:240].std() for a in added]
+    assert float(smooth[1] / smooth[0]) == pytest.approx(GRAIN_FLOOR / 0.5, abs=0.1)
 
 
 def test_residual_is_notched_at_the_lattice_frequencies():
