@@ -32,7 +32,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float, padding: str = "reflect") -> to
     c = x.shape[1]
     x = F.pad(x, (radius, radius, radius, radius), mode=padding)
     if c <= SHIFTED_BLUR_CHANNELS and x.is_contiguous():
-        return _shifted_sum(_shifted_sum(x, k.tolist(), -1), k.tolist(), -2)
+        taps = k.tolist()
+        return _shifted_sum(_shifted_sum(x, taps, -1), taps, -2)
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 

@@ -188,8 +188,10 @@ def _blend(table: torch.Tensor, starts: torch.Tensor, n: int, height: int, width
     channels = table.shape[1]
     cells_y, cells_x = starts.shape[1] - 1, starts.shape[2] - 1
     # Every run of ``cell`` pixels in the table as one row, so a cell's row of a window is
-    # one gather (a gather per pixel took twice as long).
-    runs = table.as_strided((len(table) - cell + 1, cell * channels), (channels, 1))
+    # one gather (a gather per pixel took twice as long). The view reads the table's memory
+    # as rows of ``channels``: a no-op ``contiguous`` makes sure it is laid out so.
+    runs = table.contiguous().as_strided((len(table) - cell + 1, cell * channels),
+                                         (channels, 1))
     local = torch.arange(cell, device=starts.device)
     frac = (local.float() + 0.5) / cell  # the far vertex's weight inside a cell
     corners = []
