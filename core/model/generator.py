@@ -38,7 +38,9 @@ Streaks and marks are noise: they hold energy at every frequency, and over a tex
 with little fine detail across its grain that alone lifted the lattice peak 1.5-2.2x
 (by chance of where the marks fell). So the whole residual is notched at the lattice
 frequencies (``lattice.point_notch``), after the clip to 0..1 at inference.
-Every norm is a ``TileNorm`` so tiled inference can share one image's statistics.
+Every norm is a ``TileNorm`` so tiled inference can share one image's statistics, and
+each has a variance floor (``norm_floor``): unfloored, the coarse levels amplified a
+near-featureless texture's faint shading into bands it never had.
 
 Every 3x3 conv reads a mirror of its input beyond the edges (``padding="reflect"``):
 with zeros each conv saw a dark frame, which the tiler had to hide under a mirrored
@@ -65,6 +67,7 @@ from .ground import COARSE_REACH, settle_ground
 from .ground import RADIUS as GROUND_RADIUS
 from .lattice import POINT_NOTCH_RADIUS, point_notch
 from .noise import Coords, grid_coords, position_noise
+from .norm import FLOOR as NORM_FLOOR
 from .norm import TileNorm
 from .strokes import (
     GRAIN_FLOOR,
@@ -77,7 +80,9 @@ from .strokes import (
     stroke_field,
 )
 
-ARCH_TYPE = "restyle-gen12"
+ARCH_TYPE = "restyle-gen13"
+#: The type whose norms had no variance floor (plain instance norm).
+UNFLOORED_TYPE = "restyle-gen12"
 #: The type whose broad marks kept half their strength over the finest grain.
 HALF_FADE_TYPE = "restyle-gen11"
 #: The type whose turned marks were cut in 32 px windows and laid straight only as learned.
@@ -144,20 +149,21 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1,
 class _ConvNorm(nn.Sequential):
     """conv, TileNorm, ReLU: the unit every low-resolution stage is made of."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, mirrored: bool = False) -> None:
-        super().__init__(_conv(cin, cout, 3, stride, mirrored), TileNorm(cout),
+    def __init__(self, cin: int, cout: int, stride: int = 1, mirrored: bool = False,
+                 floor: float = 0.0) -> None:
+        super().__init__(_conv(cin, cout, 3, stride, mirrored), TileNorm(cout, floor=floor),
                          nn.ReLU(inplace=True))
 
 
 class _ResBlock(nn.Module):
     """Two 3x3 convs with a skip: depth (receptive field) without losing the signal."""
 
-    def __init__(self, channels: int, mirrored: bool = False) -> None:
+    def __init__(self, channels: int, mirrored: bool = False, floor: float = 0.0) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            _conv(channels, channels, mirrored=mirrored), TileNorm(channels),
+            _conv(channels, channels, mirrored=mirrored), TileNorm(channels, floor=floor),
             nn.ReLU(inplace=True),
-            _conv(channels, channels, mirrored=mirrored), TileNorm(channels),
+            _conv(channels, channels, mirrored=mirrored), TileNorm(channels, floor=floor),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -205,7 +211,7 @@ class Generator(nn.Module):
         self, width: int = 64, deep_width: int = 80, blocks: int = 3, fine: int = 16,
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
         padding: str = MIRROR, marks: int = 32, notched: bool = True, turned: bool = True,
-        broad: bool = True, grain_floor: float = GRAIN_FLOOR,
+        broad: bool = True, grain_floor: float = GRAIN_FLOOR, norm_floor: float = NORM_FLOOR,
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
@@ -215,7 +221,7 @@ class Generator(nn.Module):
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
                      "gated_strokes": gated_strokes, "padding": padding, "marks": marks,
                      "notched": notched, "turned": turned, "broad": broad,
-                     "grain_floor": grain_floor}
+                     "grain_floor": grain_floor, "norm_floor": norm_floor}
         self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
         self.notched, self.grain_floor = notched, grain_floor
         self.marks = marks if strokes else 0  # the marks fade with the streaks' gate
@@ -236,11 +242,13 @@ class Generator(nn.Module):
         self.context = -(-radius // self.multiple) * self.multiple
         self.border = 0 if mirrored else self.context
         self.low_pass = _LowPass()
-        self.stem = _ConvNorm(3 * 16 + noise, width, mirrored=mirrored)  # at 1/4
-        self.quarter = _ResBlock(width, mirrored)
+        floor = norm_floor
+        self.stem = _ConvNorm(3 * 16 + noise, width, mirrored=mirrored, floor=floor)  # at 1/4
+        self.quarter = _ResBlock(width, mirrored, floor)
         self.quarter_head = _conv(width, 3, mirrored=mirrored)  # the 1/4 RGB residual
-        self.down = _ConvNorm(width, deep_width, stride=2, mirrored=mirrored)  # to 1/8
-        self.blocks = nn.Sequential(*[_ResBlock(deep_width, mirrored) for _ in range(blocks)])
+        self.down = _ConvNorm(width, deep_width, stride=2, mirrored=mirrored, floor=floor)
+        self.blocks = nn.Sequential(*[_ResBlock(deep_width, mirrored, floor)
+                                      for _ in range(blocks)])
         self.deep_head = nn.Conv2d(deep_width, 3, 1)  # the 1/8 RGB residual
         if self.marks:  # the painting's detail patches, set by training (``set_marks``)
             side = self.layout.patch
@@ -403,19 +411,23 @@ class Generator(nn.Module):
 FINE_BAND = 128
 FINE_HALO = 3
 
+#: A generator before ``restyle-gen13``: its norms have no variance floor.
+_Unfloored = partial(Generator, norm_floor=0.0)
+
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
-    HALF_FADE_TYPE: partial(Generator, grain_floor=0.5),
-    NARROW_TYPE: partial(Generator, broad=False),
-    UNTURNED_TYPE: partial(Generator, turned=False, broad=False),
-    UNNOTCHED_TYPE: partial(Generator, notched=False, turned=False, broad=False),
-    MARKLESS_TYPE: partial(Generator, marks=0, notched=False, turned=False, broad=False),
-    ZERO_PADDED_TYPE: partial(Generator, padding=ZEROS, marks=0, notched=False, turned=False,
+    UNFLOORED_TYPE: _Unfloored,
+    HALF_FADE_TYPE: partial(_Unfloored, grain_floor=0.5),
+    NARROW_TYPE: partial(_Unfloored, broad=False),
+    UNTURNED_TYPE: partial(_Unfloored, turned=False, broad=False),
+    UNNOTCHED_TYPE: partial(_Unfloored, notched=False, turned=False, broad=False),
+    MARKLESS_TYPE: partial(_Unfloored, marks=0, notched=False, turned=False, broad=False),
+    ZERO_PADDED_TYPE: partial(_Unfloored, padding=ZEROS, marks=0, notched=False, turned=False,
                               broad=False),
-    UNGATED_TYPE: partial(Generator, gated_strokes=False, padding=ZEROS, marks=0,
+    UNGATED_TYPE: partial(_Unfloored, gated_strokes=False, padding=ZEROS, marks=0,
                           notched=False, turned=False, broad=False),
-    NOISELESS_TYPE: partial(Generator, noise=0, strokes=False, padding=ZEROS, marks=0,
+    NOISELESS_TYPE: partial(_Unfloored, noise=0, strokes=False, padding=ZEROS, marks=0,
                             notched=False, turned=False, broad=False),
 }
 

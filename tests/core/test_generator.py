@@ -18,6 +18,7 @@ from core.model.generator import (
     HALF_FADE_TYPE,
     MARKLESS_TYPE,
     NARROW_TYPE,
+    UNFLOORED_TYPE,
     UNNOTCHED_TYPE,
     UNTURNED_TYPE,
     ZERO_PADDED_TYPE,
@@ -25,11 +26,12 @@ from core.model.generator import (
     build_generator,
     mirror_pad,
 )
-from core.model.norm import TileNorm, shared_statistics
+from core.model.norm import FLOOR, TYPICAL_MOMENTUM, TileNorm, shared_statistics
 from core.model.strokes import GRAIN_FLOOR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from metrics import lattice_ratio
+from tiny_models import with_typical_variances
 
 
 def _random_generator(seed: int = 0, kind: str = ARCH_TYPE) -> Generator:
@@ -39,7 +41,7 @@ def _random_generator(seed: int = 0, kind: str = ARCH_TYPE) -> Generator:
     for p in g.parameters():
         p.data.normal_(0.0, 0.2)
     g.set_marks(torch.randn_like(g.mark_bank), contrast=0.05)
-    return g.eval()
+    return with_typical_variances(g).eval()
 
 
 def test_arch_rebuilds_and_is_json():
@@ -241,6 +243,61 @@ def test_half_fade_files_keep_half_their_marks_over_fine_grain():
     assert flat[1] == pytest.approx(flat[0], rel=1e-4)
     smooth = [gaussian_blur(a, 2.0)[..., 32:96, 144:240].std() for a in added]
     assert float(smooth[1] / smooth[0]) == pytest.approx(GRAIN_FLOOR / 0.5, abs=0.1)
+
+
+def test_a_floored_norm_keeps_a_faint_input_faint():
+    """Plain instance norm brings faint shading up to full contrast; with a floor faint
+    shading stays faint and an ordinary input comes out nearly as before, the same in
+    training and at inference (statistics measured in fp32 or bf16, or recorded and
+    frozen)."""
+    torch.manual_seed(0)
+    plain, floored = TileNorm(4), TileNorm(4, floor=0.25)
+    floored.typical_var.fill_(1.0)
+    shading = torch.randn(1, 4, 32, 32)
+    for contrast, low, high in ((0.05, 0.0, 0.15), (1.0, 0.85, 0.95)):
+        x = shading * contrast
+        trained = floored.eval()(x).detach()
+        with torch.no_grad():
+            measured, halved = floored(x), floored(x.bfloat16())
+            with shared_statistics(floored, x):
+                frozen = floored(x)
+        assert torch.allclose(measured, trained, atol=1e-5)
+        assert torch.allclose(frozen, trained, atol=1e-5)
+        assert torch.allclose(halved.float(), trained, atol=3e-2)  # bf16 rounding of ~+-3
+        assert low < float(trained.std() / plain(x).detach().std()) < high
+
+
+def test_typical_variance_follows_training_batches_only():
+    """The first training batch sets a norm's typical variance, later ones move it by
+    ``TYPICAL_MOMENTUM``; inference (no gradients, or eval mode) leaves it alone."""
+    torch.manual_seed(0)
+    norm = TileNorm(2, floor=FLOOR).train()
+    first, second = torch.randn(2, 2, 16, 16) * 2, torch.randn(2, 2, 16, 16) * 0.5
+    norm(first)
+    expected = first.var(dim=(2, 3), unbiased=False).mean(0)
+    assert torch.allclose(norm.typical_var, expected)
+    norm(second)
+    expected = torch.lerp(expected, second.var(dim=(2, 3), unbiased=False).mean(0),
+                          TYPICAL_MOMENTUM)
+    assert torch.allclose(norm.typical_var, expected)
+    with torch.no_grad():
+        norm(first * 9)
+    norm.eval()(first * 9)
+    assert torch.allclose(norm.typical_var, expected)
+
+
+def test_unfloored_files_load_with_plain_norms():
+    """``restyle-gen12`` files, which store no typical variances, load with plain instance
+    norms as they were trained; what a fit of one saves rebuilds the same way."""
+    old = build_generator(type=UNFLOORED_TYPE, width=8, deep_width=16, blocks=1)
+    new = build_generator(width=8, deep_width=16, blocks=1)
+    floors = [[m.floor for m in g.modules() if isinstance(m, TileNorm)] for g in (old, new)]
+    assert floors[0] == [0.0] * len(floors[1]) and set(floors[1]) == {FLOOR}
+    assert not any("typical_var" in key for key in old.state_dict())
+    assert sum("typical_var" in key for key in new.state_dict()) == len(floors[1])
+    again = build_generator(**json.loads(json.dumps(old.arch)))
+    again.load_state_dict(old.state_dict())
+    assert not any(m.floor for m in again.modules() if isinstance(m, TileNorm))
 
 
 def test_residual_is_notched_at_the_lattice_frequencies():

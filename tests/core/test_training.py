@@ -136,6 +136,9 @@ def test_train_style_saves_loadable_model_and_caches(images, tmp_path, monkeypat
     assert model.generator.arch == meta["architecture"]
     # The painting's detail patches travel with the model (zero mean, unit spread).
     assert abs(float(model.generator.mark_bank.std()) - 1.0) < 1e-3
+    # So do the variances its norms saw in training, the scale of their floor.
+    typical = [m.typical_var for m in model.generator.modules() if getattr(m, "floor", 0)]
+    assert typical and all(bool((t > 0).all()) for t in typical)
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     again = train_style([style_path], [content_path], None, settings)
     assert again == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
