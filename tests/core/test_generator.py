@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from core.model.generator import (
 )
 from core.model.norm import FLOOR, TYPICAL_MOMENTUM, TileNorm, shared_statistics
 from core.model.strokes import GRAIN_FLOOR
+from core.store import list_styles, load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from metrics import lattice_ratio
@@ -284,6 +286,34 @@ def test_typical_variance_follows_training_batches_only():
         norm(first * 9)
     norm.eval()(first * 9)
     assert torch.allclose(norm.typical_var, expected)
+
+
+SHIPPED = [s["name"] for s in list_styles() if s["source"] == "shipped"]
+
+
+@pytest.mark.parametrize("style", SHIPPED)
+def test_shipped_styles_keep_faint_shading_faint(style):
+    """Broad, faint shading (a pale board's) comes out faint: the output's broad spread
+    follows the input's contrast. The same weights without their norms' floor (plain
+    instance norm) paint faint shading twice as strongly, and ten times stronger shading
+    hardly more strongly than faint."""
+    torch.manual_seed(0)
+    field = gaussian_blur(torch.randn(1, 1, 256, 256), 12.0)
+    field = (field / field.std()).expand(1, 3, -1, -1)
+    floored = load_model(style, device="cpu").generator
+    plain = copy.deepcopy(floored)  # the loaded model is shared (memoised): not changed
+    for norm in (m for m in plain.modules() if isinstance(m, TileNorm)):
+        norm.floor = 0.0
+
+    def broad_spread(generator: Generator, contrast: float) -> float:
+        with torch.no_grad():
+            out = generator(0.5 + contrast * field).mean(1, keepdim=True)
+        return float(gaussian_blur(out, 6.0)[..., 32:-32, 32:-32].std())
+
+    faint, stronger = broad_spread(floored, 0.01), broad_spread(floored, 0.1)
+    assert faint < 0.04 and stronger / faint > 3
+    faint_plain, stronger_plain = broad_spread(plain, 0.01), broad_spread(plain, 0.1)
+    assert faint_plain > 1.8 * faint and stronger_plain / faint_plain < 2.5
 
 
 def test_unfloored_files_load_with_plain_norms():
