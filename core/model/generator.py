@@ -23,17 +23,17 @@ a plain painted area (a ball, a wall, the white around a cut-out) could only cha
 colour. Two inputs keyed to each pixel's place in the source image (``noise``: the
 same pixel gets the same values in every tile, across a seamless border and in every
 run) change that: noise channels for the 1/4 stem, and brush-stroke streaks
-(``strokes``, faded where the texture has fine detail of its own:
-``gated_strokes``) for the full-resolution convs. (Smooth coarse fields fed to those
-convs gave hard-edged marks, but their ReLUs turned the bilinear kinks into a
-lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the painting's
-own marks (``marks``: patches of its strokes, cut when the style is trained and stored
-with the model, laid down by position and turned along the texture's flow;
-``exemplar.py``), faded like the streaks and over the texture's finest grain
-(``strokes.grain_fade``). They are added to the output straight, at a
-fixed share of the painting's own contrast (``mark_gain``), and nothing learned reads
-them: given the chance, training learned to cancel them (restyle-gen10's smaller marks
-were read by the convs and added through a learned 1x1 conv).
+(``strokes``, faded where the texture has detail of its own: ``gated_strokes``, and over
+its finest grain: ``grain_streaks``) for the full-resolution convs. (Smooth coarse
+fields fed to those convs gave hard-edged marks, but their ReLUs turned the bilinear
+kinks into a lattice again: 1.9x the input's on a JPEG oak.) Those convs also read the
+painting's own marks (``marks``: patches of its strokes, cut when the style is trained
+and stored with the model, laid down by position and turned along the texture's flow;
+``exemplar.py``), faded like the streaks (``strokes.grain_fade``). They are added to the
+output straight, at a fixed share of the painting's own contrast (``mark_gain``), and
+nothing learned reads them: given the chance, training learned to cancel them
+(restyle-gen10's smaller marks were read by the convs and added through a learned 1x1
+conv).
 Streaks and marks are noise: they hold energy at every frequency, and over a texture
 with little fine detail across its grain that alone lifted the lattice peak 1.5-2.2x
 (by chance of where the marks fell). So the whole residual is notched at the lattice
@@ -80,7 +80,11 @@ from .strokes import (
     stroke_field,
 )
 
-ARCH_TYPE = "restyle-gen13"
+ARCH_TYPE = "restyle-gen14"
+#: The type whose streaks did not fade over the finest grain, and whose broad marks kept
+#: ``QUARTER_FLOOR`` of their strength there.
+UNFADED_STREAKS_TYPE = "restyle-gen13"
+QUARTER_FLOOR = 0.25
 #: The type whose norms had no variance floor (plain instance norm).
 UNFLOORED_TYPE = "restyle-gen12"
 #: The type whose broad marks kept half their strength over the finest grain.
@@ -212,6 +216,7 @@ class Generator(nn.Module):
         noise: int = 8, strokes: bool = True, gated_strokes: bool = True,
         padding: str = MIRROR, marks: int = 32, notched: bool = True, turned: bool = True,
         broad: bool = True, grain_floor: float = GRAIN_FLOOR, norm_floor: float = NORM_FLOOR,
+        grain_streaks: bool = True,
     ) -> None:
         super().__init__()
         if padding not in PADDINGS:
@@ -221,9 +226,10 @@ class Generator(nn.Module):
                      "blocks": blocks, "fine": fine, "noise": noise, "strokes": strokes,
                      "gated_strokes": gated_strokes, "padding": padding, "marks": marks,
                      "notched": notched, "turned": turned, "broad": broad,
-                     "grain_floor": grain_floor, "norm_floor": norm_floor}
+                     "grain_floor": grain_floor, "norm_floor": norm_floor,
+                     "grain_streaks": grain_streaks}
         self.noise, self.strokes, self.gated_strokes = noise, strokes, gated_strokes
-        self.notched, self.grain_floor = notched, grain_floor
+        self.notched, self.grain_floor, self.grain_streaks = notched, grain_floor, grain_streaks
         self.marks = marks if strokes else 0  # the marks fade with the streaks' gate
         self.layout = BROAD if broad else TURNED if turned else FINE
         self.multiple = self.layout.cell if self.marks else 8
@@ -314,10 +320,16 @@ class Generator(nn.Module):
                 coords: Coords) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What the full-resolution convs read: the input and, with strokes, the streaks
         and (but broad ones) the painting's marks, both faded over the texture's own
-        detail. And the broad marks, so faded, which are laid straight (else None)."""
+        detail, and (``grain_streaks``) the streaks over its finest grain too. And the broad
+        marks, so faded, which are laid straight (else None)."""
         if not self.strokes:
             return centred, None
         streaks, gate = stroke_field(centred, *coords, self.gated_strokes)
+        broad_marks = bool(self.marks) and not self.marks_read
+        fade = (grain_fade(centred, self.grain_floor) if self.grain_streaks or broad_marks
+                else None)
+        if self.grain_streaks:
+            streaks.mul_(fade)
         if not self.marks:
             return torch.cat([centred, streaks], dim=1), None
         if self.layout.turns:
@@ -326,8 +338,7 @@ class Generator(nn.Module):
         else:
             marks = patch_marks(self.mark_bank.float(), *coords)
         marks.mul_(gate)
-        if not self.marks_read:  # broad marks also fade over the texture's finest grain
-            fade = grain_fade(centred, self.grain_floor)
+        if broad_marks:  # they also fade over the texture's finest grain
             return torch.cat([centred, streaks], dim=1), marks.mul_(fade)
         return torch.cat([centred, streaks, marks.to(centred.dtype)], dim=1), None
 
@@ -411,12 +422,15 @@ class Generator(nn.Module):
 FINE_BAND = 128
 FINE_HALO = 3
 
-#: A generator before ``restyle-gen13``: its norms have no variance floor.
-_Unfloored = partial(Generator, norm_floor=0.0)
+#: A generator before ``restyle-gen14``: its streaks do not fade over the finest grain.
+_Gen13 = partial(Generator, grain_floor=QUARTER_FLOOR, grain_streaks=False)
+#: A generator before ``restyle-gen13``: its norms have no variance floor either.
+_Unfloored = partial(_Gen13, norm_floor=0.0)
 
 #: Every generator type by the name model.json stores in ``architecture.type``.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     ARCH_TYPE: Generator,
+    UNFADED_STREAKS_TYPE: _Gen13,
     UNFLOORED_TYPE: _Unfloored,
     HALF_FADE_TYPE: partial(_Unfloored, grain_floor=0.5),
     NARROW_TYPE: partial(_Unfloored, broad=False),

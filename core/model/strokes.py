@@ -14,6 +14,7 @@ Streaks fade where the texture has fine detail of its own (``DETAIL_ENERGY``): o
 weave, brushed lines or pebbles they would lay a second texture on the first, and a
 network of 3x3 convs cannot measure detail over a stroke's length to hold them back.
 Faded there, the streaks' learned gain goes to flat ground, where marks are missing.
+They fade over grain of a pixel or two as well (``grain_fade``), which that fade misses.
 
 Everything here is fixed (no weights) and keyed to source coordinates like the noise,
 so tiles agree; it runs at half resolution and is upsampled, which keeps its cost small
@@ -44,10 +45,13 @@ DETAIL_ENERGY = 1e-2
 #: (``grain_fade``). Held-out medians: brushed metal 2e-4, oak and table wood 6e-4 and
 #: 1.1e-3, a teddy's fur 6e-4; a flat ground 0.
 GRAIN_ENERGY = 1e-4
-#: The floor: a quarter. At half (restyle-gen11) the marks still hid the oak's and the
-#: table wood's grain (held-out edge .23 and .56 under Starry); the marks still read at a
-#: quarter, a tenth left Udnie's shards faint on wood.
-GRAIN_FLOOR = 0.25
+#: The floor: none. At half (restyle-gen11) the marks still hid the oak's and the table
+#: wood's grain (held-out edge .23 and .56 under Starry). At a quarter (restyle-gen12 and
+#: 13) they still painted over the brushed metal's lines and hid the oak's grain (edge .07
+#: and .31 under Starry), and laid there by position they took the texture no nearer the
+#: painting: without them both were nearer it. The fade is gentle (half at
+#: ``GRAIN_ENERGY``), so grain that faint still takes a few marks.
+GRAIN_FLOOR = 0.0
 #: Full-resolution pixels ``grain_fade`` reads around a pixel: its two blurs.
 GRAIN_RADIUS = 3 + 2 * (6 + 2)
 #: Noise channels from here on are the strokes' (the generator's own come first).
@@ -120,10 +124,11 @@ def stroke_directions(luma: torch.Tensor,
 
 def grain_fade(centred: torch.Tensor, floor: float = GRAIN_FLOOR) -> torch.Tensor:
     """(N, 1, H, W): 1 on flat ground, falling to ``floor`` over a texture's finest
-    grain, for a centred input (N, 3, H, W; H, W multiples of 8). The broad marks fade by
-    it: ``DETAIL_ENERGY``'s fade, at half resolution, does not see grain of a pixel or two
-    (brushed lines, wood grain, fur), which the marks painted over. The energy is that of
-    the luminance's sigma-1 band, smoothed at half resolution (sigma 2 there)."""
+    grain, for a centred input (N, 3, H, W; H, W multiples of 8). The broad marks and the
+    streaks fade by it: ``DETAIL_ENERGY``'s fade, at half resolution, does not see grain
+    of a pixel or two (brushed lines, wood grain, fur), which they painted over. The
+    energy is that of the luminance's sigma-1 band, smoothed at half resolution (sigma 2
+    there)."""
     with torch.no_grad(), torch.autocast(centred.device.type, enabled=False):
         luma = luminance(centred.float())
         band = luma - gaussian_blur(luma, 1.0, "replicate")
