@@ -210,7 +210,8 @@ def test_a_new_or_loaded_bank_replaces_the_turned_one_kept_for_inference():
     """Inference keeps the turned bank between calls; setting, loading, moving or casting
     the bank must drop it, or later images would be painted with the old marks."""
     first, second = _random_generator(4), _random_generator(5)
-    x = torch.rand(1, 3, 64, 64)
+    # Smooth: over fine grain (uniform noise) the broad marks fade to nothing.
+    x = 0.5 + gaussian_blur(torch.rand(1, 3, 64, 64) - 0.5, 4.0)
     with torch.no_grad():
         expected = second(x)
         first(x)  # keeps first's turned bank
@@ -322,13 +323,16 @@ SHIPPED = [s["name"] for s in list_styles() if s["source"] == "shipped"]
 def test_shipped_styles_keep_faint_shading_faint(style):
     """Broad, faint shading (a pale board's) comes out faint: the output's broad spread
     follows the input's contrast. The same weights without their norms' floor (plain
-    instance norm) paint faint shading twice as strongly, and ten times stronger shading
-    hardly more strongly than faint."""
+    instance norm) paint faint shading about twice as strongly, and ten times stronger
+    shading hardly more strongly than faint. The broad marks, laid by position whatever
+    the shading (on this smooth field at full strength), are left out."""
     torch.manual_seed(0)
     field = gaussian_blur(torch.randn(1, 1, 256, 256), 12.0)
     field = (field / field.std()).expand(1, 3, -1, -1)
-    floored = load_model(style, device="cpu").generator
-    plain = copy.deepcopy(floored)  # the loaded model is shared (memoised): not changed
+    # The loaded model is shared (memoised): changed only in copies.
+    floored = copy.deepcopy(load_model(style, device="cpu").generator)
+    floored.mark_gain.fill_(0.0)
+    plain = copy.deepcopy(floored)
     for norm in (m for m in plain.modules() if isinstance(m, TileNorm)):
         norm.floor = 0.0
 
@@ -338,9 +342,9 @@ def test_shipped_styles_keep_faint_shading_faint(style):
         return float(gaussian_blur(out, 6.0)[..., 32:-32, 32:-32].std())
 
     faint, stronger = broad_spread(floored, 0.01), broad_spread(floored, 0.1)
-    assert faint < 0.04 and stronger / faint > 3
+    assert faint < 0.04 and stronger / faint > 2.8
     faint_plain, stronger_plain = broad_spread(plain, 0.01), broad_spread(plain, 0.1)
-    assert faint_plain > 1.8 * faint and stronger_plain / faint_plain < 2.5
+    assert faint_plain > 1.6 * faint and stronger_plain / faint_plain < 2.3
 
 
 def test_unfloored_files_load_with_plain_norms():
