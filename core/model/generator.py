@@ -84,6 +84,7 @@ ARCH_TYPE = "restyle-gen14"
 #: The type whose streaks did not fade over the finest grain, and whose broad marks kept
 #: ``QUARTER_FLOOR`` of their strength there.
 UNFADED_STREAKS_TYPE = "restyle-gen13"
+#: The share of their strength restyle-gen12 and 13's broad marks kept over the finest grain.
 QUARTER_FLOOR = 0.25
 #: The type whose norms had no variance floor (plain instance norm).
 UNFLOORED_TYPE = "restyle-gen12"

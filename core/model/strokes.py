@@ -14,7 +14,8 @@ Streaks fade where the texture has fine detail of its own (``DETAIL_ENERGY``): o
 weave, brushed lines or pebbles they would lay a second texture on the first, and a
 network of 3x3 convs cannot measure detail over a stroke's length to hold them back.
 Faded there, the streaks' learned gain goes to flat ground, where marks are missing.
-They fade over grain of a pixel or two as well (``grain_fade``), which that fade misses.
+The generator also fades them over grain of a pixel or two (``grain_fade``), which that
+fade misses.
 
 Everything here is fixed (no weights) and keyed to source coordinates like the noise,
 so tiles agree; it runs at half resolution and is upsampled, which keeps its cost small
