@@ -29,7 +29,7 @@ from core.model.generator import (
     mirror_pad,
 )
 from core.model.norm import FLOOR, TYPICAL_MOMENTUM, TileNorm, shared_statistics
-from core.model.strokes import GRAIN_FLOOR
+from core.model.strokes import GRAIN_FLOOR, STREAKS
 from core.store import list_styles, load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -264,7 +264,7 @@ def test_streaks_fade_over_fine_grain_where_older_files_lay_them_whole():
         """What the streaks add: the output less that of the same net blind to them."""
         g.set_marks(g.mark_bank, contrast=0.0)
         blind = copy.deepcopy(g)
-        blind.skin.weight.data[:, 3:5] = 0.0
+        blind.skin.weight.data[:, 3 : 3 + STREAKS] = 0.0  # after the input's RGB
         with torch.no_grad():
             return g(x) - blind(x)
 
